@@ -1,0 +1,42 @@
+# Set-up and entry points. `make run` and `make test` are all a fresh machine needs.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+KERNEL := src/hamsham/_kernel.so
+CORES  ?= all
+
+.PHONY: install kernel test run bench sanitize test-sanitize clean
+
+install: $(VENV)/.installed kernel
+
+# The virtual environment with pinned dependencies; `src/` goes on its path
+# (an editable install without a build backend in the loop).
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -c "import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'hamsham-src.pth').write_text(str(pathlib.Path('src').resolve()) + '\n')"
+	touch $@
+
+# The pybind11 kernel, built in place with CMake (the pipeline's `kernel` rule runs the same script).
+kernel: $(VENV)/.installed
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH bash ext/build.sh build/ext
+
+test: install
+	$(PY) -m pytest -q
+
+run: install
+	$(VENV)/bin/snakemake --cores $(CORES)
+
+bench: install
+	$(PY) bench/bench.py
+
+# The kernel built with AddressSanitizer + UndefinedBehaviorSanitizer, then the kernel tests under it.
+sanitize: $(VENV)/.installed
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH bash ext/build.sh build/sanitize -DHAMSHAM_SANITIZE=ON -DHAMSHAM_OUTPUT_DIR=$(CURDIR)/build/sanitize/hamsham-kernel
+
+test-sanitize: sanitize
+	bash ext/run_sanitized.sh $(PY) build/sanitize/hamsham-kernel
+
+clean:
+	rm -rf build $(KERNEL)

@@ -1,0 +1,1 @@
+"""HAM and sHAM entropy-coded matrices (package under construction)."""

@@ -1,0 +1,35 @@
+"""Load the compiled pybind11 kernel `hamsham._kernel`, with a clear error when it is missing.
+
+`HAMSHAM_KERNEL_DIR` may name a folder holding another build of `_kernel.so`
+(the sanitizer build uses this); otherwise the one beside this file is used.
+"""
+import importlib.machinery
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+
+def _load():
+    folder = os.environ.get("HAMSHAM_KERNEL_DIR")
+    if not folder:
+        try:
+            from hamsham import _kernel
+        except ImportError as err:
+            raise ImportError(
+                f"hamsham's compiled kernel is not built ({err}). Run `make install` "
+                "(or `bash ext/build.sh build/ext` with pybind11 and cmake available)."
+            ) from err
+        return _kernel
+    path = Path(folder) / "_kernel.so"
+    if not path.is_file():
+        raise ImportError(f"HAMSHAM_KERNEL_DIR={folder}: no _kernel.so there")
+    loader = importlib.machinery.ExtensionFileLoader("hamsham._kernel", str(path))
+    spec = importlib.util.spec_from_file_location("hamsham._kernel", path, loader=loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    sys.modules["hamsham._kernel"] = module
+    return module
+
+
+kernel = _load()
