@@ -1,0 +1,302 @@
+"""The six storage formats of the study, one small interface for all.
+
+`compress(W, fmt)` returns an `EncodedMatrix`: `.shape`, `.nbits` (the bits
+this implementation really stores: data, index arrays and code tables), an
+exact `.to_dense()`, and the product `X @ obj` (= X @ W) or
+`obj.left_matmul(X, threads=None)`. HAM, sHAM and CSER multiply in the
+compiled kernel straight from their encoded arrays; CSC uses SciPy, IM rebuilds
+the dense matrix from its index map (the study's protocol), dense uses BLAS.
+`to_arrays()` / `from_arrays()` give the stored arrays and rebuild an object
+from them, validated (a corrupted structure raises ValueError, never crashes).
+"""
+import os
+
+import numpy as np
+import scipy.sparse
+
+from hamsham.bits import index_dtype
+from hamsham.huffman import HuffmanCode
+from hamsham.kernel import kernel
+from hamsham.values import ValueTable, as_matrix
+
+FORMATS = ("ham", "sham", "csc", "im", "cser", "dense")
+
+
+def _bits(*arrays) -> int:
+    return sum(8 * a.nbytes for a in arrays)
+
+
+class EncodedMatrix:
+    """Common interface; subclasses store the matrix and implement `_product` and `to_dense`."""
+
+    format = ""
+    __array_ufunc__ = None  # make `ndarray @ obj` call our __rmatmul__
+
+    def __init__(self, arrays: dict, shape):
+        self.shape = (int(shape[0]), int(shape[1]))
+        self._arrays = arrays
+
+    @property
+    def nbits(self) -> int:
+        return _bits(*self.to_arrays().values())
+
+    def to_dense(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def to_arrays(self) -> dict:
+        """The stored arrays (their bits are `nbits`); `from_arrays` rebuilds the object."""
+        return dict(self._arrays)
+
+    def left_matmul(self, X, threads=None) -> np.ndarray:
+        """X @ W for X of shape (r, n) or (n,); float32 result. `threads`: kernel threads
+        (None or 0 = all cores; CSC, IM and dense ignore it)."""
+        X2, vector = self._input(X)
+        threads = 0 if threads is None else int(threads)
+        if threads < 0:
+            raise ValueError(f"threads must be >= 0, got {threads}")
+        Y = self._product(X2, threads)
+        return Y[0] if vector else Y
+
+    def __rmatmul__(self, X):
+        return self.left_matmul(X)
+
+    def _input(self, X):
+        X = np.asarray(X)
+        if X.ndim not in (1, 2):
+            raise ValueError(f"X must be a vector or a matrix, got shape {X.shape}")
+        vector = X.ndim == 1
+        X2 = X[None, :] if vector else X
+        if X2.shape[1] != self.shape[0]:
+            raise ValueError(
+                f"shape mismatch: X has {X2.shape[1]} columns but the {self.format} matrix "
+                f"has {self.shape[0]} rows (shape {self.shape})"
+            )
+        return np.ascontiguousarray(X2, dtype=np.float32), vector
+
+    def _product(self, X, threads):
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.shape[0]}x{self.shape[1]}, {self.nbits} bits>"
+
+
+def _column_major_symbols(W, table):
+    return table.symbols(W.T).ravel()  # W.T rows are W's columns
+
+
+def _code_arrays(code: HuffmanCode) -> dict:
+    return {"values": code.table.values, "lengths": code.lengths}
+
+
+def _kernel_code(arrays) -> "kernel.Code":
+    return kernel.Code(np.ascontiguousarray(arrays["lengths"], np.uint8),
+                       np.ascontiguousarray(arrays["values"], np.float32))
+
+
+class _KernelBacked(EncodedMatrix):
+    """A format whose product and decoding run in the compiled kernel."""
+
+    def __init__(self, arrays: dict, shape):
+        super().__init__(arrays, shape)
+        self._matrix = self._kernel_matrix(arrays)
+        if tuple(self._matrix.shape) != self.shape:
+            raise ValueError(f"invalid {self.format} structure: the arrays describe a "
+                             f"{tuple(self._matrix.shape)} matrix, not {self.shape}")
+
+    def to_dense(self):
+        return self._matrix.decode()
+
+    def _product(self, X, threads):
+        return self._matrix.matmul(X, threads)
+
+
+class HAM(_KernelBacked):
+    """Every entry, column by column, as a canonical Huffman codeword in one bitstream."""
+
+    format = "ham"
+
+    def _kernel_matrix(self, arrays):
+        return kernel.HamMatrix(_kernel_code(arrays), arrays["words"], arrays["bit_offsets"], self.shape[0])
+
+    @classmethod
+    def encode(cls, W):
+        n, m = W.shape
+        code = HuffmanCode.of(ValueTable.of(W))
+        symbols = _column_major_symbols(W, code.table)
+        words, offsets = kernel.pack(symbols, code.codewords, code.lengths, np.arange(m + 1, dtype=np.int64) * n)
+        return cls({**_code_arrays(code), "words": words, "bit_offsets": offsets}, W.shape)
+
+
+class SHAM(_KernelBacked):
+    """CSC layout whose nonzero values are canonical Huffman codewords (code over nonzeros)."""
+
+    format = "sham"
+
+    def _kernel_matrix(self, arrays):
+        return kernel.ShamMatrix(_kernel_code(arrays), arrays["words"], arrays["bit_offsets"],
+                                 arrays["row_index"], arrays["col_ptr"], self.shape[0])
+
+    @classmethod
+    def encode(cls, W):
+        n, m = W.shape
+        cols, rows = np.nonzero(W.T)
+        values = W.T[cols, rows]
+        code = HuffmanCode.of(ValueTable.of(values))
+        col_ptr = np.zeros(m + 1, np.int64)
+        np.cumsum(np.bincount(cols, minlength=m), out=col_ptr[1:])
+        words, offsets = kernel.pack(code.table.symbols(values), code.codewords, code.lengths, col_ptr)
+        return cls({**_code_arrays(code), "words": words, "bit_offsets": offsets,
+                    "row_index": rows.astype(index_dtype(n)), "col_ptr": col_ptr}, W.shape)
+
+
+class CSER(_KernelBacked):
+    """Compressed Shared Elements Row (Wiedemann et al.) on the columns of W; MODEL.md."""
+
+    format = "cser"
+    _FIELDS = ("values", "col_index", "value_index", "value_ptr", "row_ptr")
+
+    def _kernel_matrix(self, arrays):
+        return kernel.CserMatrix(*(arrays[f] for f in self._FIELDS), self.shape[0])
+
+    @classmethod
+    def encode(cls, W):
+        n, m = W.shape
+        table = ValueTable.of(W)
+        k = table.k
+        cols, rows = np.nonzero(W.T != (table.values[0] if k else 0))
+        symbols = table.symbols(W.T[cols, rows]).astype(np.int64)
+        # entries are in (column, row) order; a stable sort by (column, value) keeps rows ascending
+        order = np.argsort(cols.astype(np.int64) * max(k, 1) + symbols, kind="stable")
+        cols, rows, symbols = cols[order], rows[order], symbols[order]
+        starts = np.flatnonzero(np.diff(cols * max(k, 1) + symbols, prepend=-1)) if len(cols) else np.zeros(0, np.int64)
+        value_ptr = np.append(starts, len(cols))
+        row_ptr = np.zeros(m + 1, np.int64)
+        np.cumsum(np.bincount(cols[starts], minlength=m), out=row_ptr[1:])
+        arrays = {
+            "values": table.values,
+            "col_index": rows.astype(index_dtype(n)),
+            "value_index": symbols[starts].astype(index_dtype(max(k, 1))),
+            "value_ptr": value_ptr.astype(np.uint32 if len(cols) < 2**32 else np.uint64),
+            "row_ptr": row_ptr.astype(np.uint32 if len(value_ptr) < 2**32 else np.uint64),
+        }
+        return cls(arrays, W.shape)
+
+
+class CSC(EncodedMatrix):
+    """Compressed sparse column with float32 values (SciPy)."""
+
+    format = "csc"
+
+    def __init__(self, arrays: dict, shape):
+        super().__init__(arrays, shape)
+        try:
+            self._csc = scipy.sparse.csc_array(
+                (arrays["data"], arrays["indices"], arrays["indptr"]), shape=self.shape)
+            self._csc.check_format(full_check=True)
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"invalid CSC structure: {err}") from err
+
+    @classmethod
+    def encode(cls, W):
+        csc = scipy.sparse.csc_array(W)
+        return cls({"data": csc.data, "indices": csc.indices, "indptr": csc.indptr}, W.shape)
+
+    def to_dense(self):
+        return self._csc.toarray()
+
+    def _product(self, X, threads):
+        return np.asarray(X @ self._csc, dtype=np.float32)
+
+
+class IM(EncodedMatrix):
+    """Index map: a bitreq(k)-bit index per entry into the table of the k distinct values."""
+
+    format = "im"
+
+    def __init__(self, arrays: dict, shape):
+        super().__init__(arrays, shape)
+        index, values = arrays["index"], arrays["values"]
+        if index.shape != self.shape:
+            raise ValueError(f"invalid IM structure: index map of shape {index.shape}, expected {self.shape}")
+        if index.size and int(index.max()) >= len(values):
+            raise ValueError(f"invalid IM structure: index {int(index.max())} >= {len(values)} values")
+
+    @classmethod
+    def encode(cls, W):
+        table = ValueTable.of(W)
+        index = table.symbols(W).astype(index_dtype(max(table.k, 1)))
+        return cls({"index": index, "values": table.values}, W.shape)
+
+    def to_dense(self):
+        return self._arrays["values"][self._arrays["index"]]
+
+    def _product(self, X, threads):
+        return X @ self.to_dense()
+
+
+class Dense(EncodedMatrix):
+    """Plain float32."""
+
+    format = "dense"
+
+    def __init__(self, arrays: dict, shape):
+        super().__init__(arrays, shape)
+        if arrays["W"].shape != self.shape:
+            raise ValueError(f"invalid dense structure: shape {arrays['W'].shape}, expected {self.shape}")
+
+    @classmethod
+    def encode(cls, W):
+        return cls({"W": W}, W.shape)
+
+    def to_dense(self):
+        return self._arrays["W"].copy()
+
+    def _product(self, X, threads):
+        return X @ self._arrays["W"]
+
+
+_CLASSES = {"ham": HAM, "sham": SHAM, "csc": CSC, "im": IM, "cser": CSER, "dense": Dense}
+
+
+def compress(W, fmt: str) -> EncodedMatrix:
+    """Encode W (cast to float32; NaN/Inf rejected; -0.0 stored as 0.0) in format `fmt`."""
+    cls = _format_class(fmt)
+    return cls.encode(as_matrix(W))
+
+
+def from_arrays(fmt: str, arrays: dict, shape) -> EncodedMatrix:
+    """Rebuild an encoded matrix from `to_arrays()` output, validating every array."""
+    return _format_class(fmt)(arrays, shape)
+
+
+def save(obj: EncodedMatrix, path) -> None:
+    """Write an encoded matrix to an .npz file (atomically)."""
+    path = os.fspath(path)
+    tmp = f"{path}.tmp-{os.getpid()}.npz"
+    try:
+        np.savez(tmp, format=obj.format, shape=np.array(obj.shape, np.int64), **obj.to_arrays())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def load(path) -> EncodedMatrix:
+    """Read an encoded matrix written by `save` (validated: a corrupted file raises ValueError)."""
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {key: data[key] for key in data.files if key not in ("format", "shape")}
+        try:
+            fmt, shape = str(data["format"]), tuple(int(v) for v in data["shape"])
+        except KeyError as err:
+            raise ValueError(f"{path}: not a hamsham file (no {err})") from err
+    try:
+        return from_arrays(fmt, arrays, shape)
+    except (ValueError, KeyError) as err:
+        raise ValueError(f"{path}: {err}") from err
+
+
+def _format_class(fmt):
+    try:
+        return _CLASSES[fmt.lower()]
+    except (KeyError, AttributeError):
+        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}") from None

@@ -1,0 +1,94 @@
+"""The distinct values of a matrix, in the study's symbol order, and each entry's symbol.
+
+Symbol order (MODEL.md): most frequent first, ties by ascending value. Negative
+zero counts as zero (its sign is not kept: -0.0 and 0.0 are one symbol).
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def as_matrix(W, name="W") -> np.ndarray:
+    """`W` as a finite 2-D float32 C-contiguous array, with -0.0 turned into 0.0.
+
+    The matrix is cast to float32 (the study's precision); NaN and Inf are rejected.
+    """
+    W = np.asarray(W)
+    if W.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D matrix, got an array of shape {W.shape}")
+    if not (np.issubdtype(W.dtype, np.number) or W.dtype == np.bool_):
+        raise ValueError(f"{name} must be numeric, got dtype {W.dtype}")
+    if np.iscomplexobj(W):
+        raise ValueError(f"{name} is complex; only real matrices are supported")
+    with np.errstate(over="ignore"):
+        W = np.ascontiguousarray(W, dtype=np.float32)
+    finite = np.isfinite(W)
+    if not finite.all():
+        bad = np.argwhere(~finite)
+        raise ValueError(
+            f"{name} has {len(bad)} non-finite value(s) (NaN, Inf, or too large for float32), "
+            f"first at (row, col) = {tuple(int(v) for v in bad[0])}"
+        )
+    return W + np.float32(0.0)  # -0.0 + 0.0 == +0.0; also makes a private copy
+
+
+@dataclass(frozen=True)
+class ValueTable:
+    """Distinct values in symbol order with their counts."""
+
+    values: np.ndarray  # float32[k]
+    counts: np.ndarray  # int64[k], non-increasing
+
+    @property
+    def k(self) -> int:
+        return len(self.values)
+
+    @classmethod
+    def of(cls, entries) -> "ValueTable":
+        """The table of an array of float32 values (any shape).
+
+        Zeros are counted apart: sorting only the nonzeros is what keeps sparse
+        matrices fast."""
+        flat = np.asarray(entries, np.float32).ravel()
+        values, counts = np.unique(flat[flat != 0], return_counts=True)
+        zeros = flat.size - counts.sum()
+        if zeros:
+            values, counts = np.append(np.float32(0), values), np.append(zeros, counts)
+        return cls.from_counts(values, counts)
+
+    @classmethod
+    def from_counts(cls, values, counts) -> "ValueTable":
+        """The table of `values` (distinct) with `counts`, reordered into symbol order."""
+        values = np.asarray(values, np.float32)
+        counts = np.asarray(counts, np.int64)
+        order = np.lexsort((values, -counts))
+        return cls(values[order], counts[order])
+
+    def symbols(self, entries) -> np.ndarray:
+        """The symbol index (uint32) of every entry; every entry must be in the table."""
+        entries = np.asarray(entries)
+        ascending = np.argsort(self.values, kind="stable").astype(np.uint32)
+
+        def lookup(x):
+            return ascending[np.searchsorted(self.values[ascending], x)]
+
+        zero = np.flatnonzero(self.values == 0)
+        if not len(zero):
+            return lookup(entries)
+        out = np.full(entries.shape, zero[0], np.uint32)  # zeros need no search
+        nonzero = entries != 0
+        out[nonzero] = lookup(entries[nonzero])
+        return out
+
+    def count_of(self, value) -> int:
+        """How many entries equal `value` (0 when absent)."""
+        hit = self.values == np.float32(value)
+        return int(self.counts[hit].sum())
+
+
+def merge(tables) -> ValueTable:
+    """One table for several (the value counts summed): a network's shared code."""
+    values = np.concatenate([t.values for t in tables]) if tables else np.zeros(0, np.float32)
+    counts = np.concatenate([t.counts for t in tables]) if tables else np.zeros(0, np.int64)
+    distinct, inverse = np.unique(values, return_inverse=True)
+    return ValueTable.from_counts(distinct, np.bincount(inverse, weights=counts, minlength=len(distinct)).astype(np.int64))

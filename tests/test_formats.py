@@ -1,0 +1,199 @@
+"""Every format: exact round trip, products against the dense product, input handling, stored arrays."""
+import numpy as np
+import pytest
+
+import hamsham
+from hamsham.huffman import HuffmanCode
+from hamsham.io import load_matrix
+from hamsham.values import ValueTable
+
+from helpers import assert_product_close, fibonacci_matrix, quantized_matrix
+
+FORMATS = hamsham.FORMATS
+CASES = [  # (n, m, density, k)
+    (1, 1, 1.0, 1), (1, 37, 0.5, 4), (53, 1, 0.5, 7), (1, 1, 0.0, 1), (20, 30, 0.0, 1),
+    (31, 9, 1.0, 2), (64, 48, 0.1, 32), (100, 77, 0.7, 256), (257, 33, 0.3, 3000),
+    (40, 50, 1.0, 1), (300, 5, 0.9, 45), (7, 300, 0.05, 16),
+]
+
+
+def _matrices():
+    rng = np.random.default_rng(2024)
+    for n, m, density, k in CASES:
+        yield f"{n}x{m}-d{density}-k{k}", quantized_matrix(rng, n, m, density, k)
+    yield "negative-zero", quantized_matrix(rng, 30, 20, 0.4, 5, negative_zero=True)
+    yield "nonzero-background", np.where(rng.random((40, 25)) < 0.8, 1.5, rng.integers(-3, 4, (40, 25))).astype(np.float32)
+    yield "random-floats", rng.standard_normal((60, 40)).astype(np.float32)
+
+
+MATRICES = dict(_matrices())
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name", MATRICES)
+def test_round_trip_is_exact(name, fmt):
+    W = MATRICES[name]
+    obj = hamsham.compress(W, fmt)
+    D = obj.to_dense()
+    assert obj.shape == W.shape and D.dtype == np.float32 and D.shape == W.shape
+    assert np.array_equal(D, W), "decoded matrix differs"
+    assert not np.signbit(D[D == 0]).any(), "zeros are stored as +0.0"
+    assert obj.nbits > 0
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name", MATRICES)
+def test_products_match_the_dense_product(name, fmt):
+    W = MATRICES[name]
+    obj = hamsham.compress(W, fmt)
+    rng = np.random.default_rng(1)
+    for r in (1, 3, 8, 17):
+        X = rng.random((r, W.shape[0]), dtype=np.float32)
+        assert_product_close(X @ obj, X, W)
+        for threads in (1, 2, 3, 7):
+            assert_product_close(obj.left_matmul(X, threads=threads), X, W)
+    x = rng.standard_normal(W.shape[0]).astype(np.float32)
+    y = x @ obj
+    assert y.shape == (W.shape[1],)
+    assert_product_close(y[None, :], x[None, :], W)
+
+
+def test_columns_start_at_bit_31():
+    # k = 2 -> 1-bit codes; 31 rows -> 31-bit columns starting at bits 0, 31, 62, ... (31 mod 32 included)
+    W = np.where(np.random.default_rng(0).random((31, 40)) < 0.5, 1.0, 2.0).astype(np.float32)
+    obj = hamsham.compress(W, "ham")
+    offsets = obj.to_arrays()["bit_offsets"]
+    assert (offsets[:-1] % 32 == 31).any()
+    assert np.array_equal(obj.to_dense(), W)
+    X = np.random.default_rng(1).random((8, 31), dtype=np.float32)
+    for threads in (1, 2, 3):
+        assert_product_close(obj.left_matmul(X, threads=threads), X, W)
+
+
+def test_codes_longer_than_32_bits():
+    W = fibonacci_matrix(34)  # 9.2M entries; the two rarest values get 33-bit codes
+    np.random.default_rng(0).shuffle(W[0])
+    assert HuffmanCode.of(ValueTable.of(W)).lmax == 33
+    tall = W[:, : W.size - W.size % 8].reshape(8, -1)
+    for M in (W, tall, W.reshape(-1, 1)):
+        for fmt in ("ham", "sham"):
+            obj = hamsham.compress(M, fmt)
+            assert np.array_equal(obj.to_dense(), M)
+            X = np.random.default_rng(0).random((2, M.shape[0]), dtype=np.float32)
+            assert_product_close(obj.left_matmul(X, threads=2), X, M)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("shape", [(0, 5), (5, 0), (0, 0)])
+def test_empty_matrices(fmt, shape):
+    W = np.zeros(shape, np.float32)
+    obj = hamsham.compress(W, fmt)
+    assert obj.to_dense().shape == shape
+    X = np.ones((3, shape[0]), np.float32)
+    assert np.array_equal(X @ obj, np.zeros((3, shape[1]), np.float32))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_input_conversion_and_errors(fmt):
+    W = MATRICES["64x48-d0.1-k32"]
+    obj = hamsham.compress(W.astype(np.float64), fmt)  # float64 input is cast to float32
+    assert np.array_equal(obj.to_dense(), W)
+    X = np.random.default_rng(0).random((5, 128))[:, ::2]  # float64, non-contiguous, (5, 64)
+    assert_product_close(X @ obj, X.astype(np.float32), W)
+    with pytest.raises(ValueError, match="shape mismatch"):
+        np.ones((2, 63), np.float32) @ obj
+    with pytest.raises(ValueError, match="vector or a matrix"):
+        obj.left_matmul(np.ones((2, 2, 64), np.float32))
+    with pytest.raises(ValueError, match="threads"):
+        obj.left_matmul(np.ones((2, 64), np.float32), threads=-1)
+
+
+@pytest.mark.parametrize("bad", [np.float32([[1, np.nan]]), np.float32([[np.inf, 0]]), np.float64([[1e39]])])
+def test_non_finite_values_are_rejected(bad):
+    with pytest.raises(ValueError, match="non-finite"):
+        hamsham.compress(bad, "ham")
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="unknown format"):
+        hamsham.compress(np.eye(2), "zip")
+    with pytest.raises(ValueError, match="2-D"):
+        hamsham.compress(np.ones(3), "ham")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_save_and_load(fmt, tmp_path):
+    W = MATRICES["100x77-d0.7-k256"]
+    obj = hamsham.compress(W, fmt)
+    hamsham.save(obj, tmp_path / "w.npz")
+    back = hamsham.load(tmp_path / "w.npz")
+    assert type(back) is type(obj) and back.nbits == obj.nbits
+    assert np.array_equal(back.to_dense(), W)
+
+
+STRUCTURAL_CORRUPTIONS = {
+    "ham": [("words", lambda a: a[: len(a) // 2]), ("bit_offsets", lambda a: a + np.uint64(10**9)),
+            ("bit_offsets", lambda a: a[::-1].copy()), ("lengths", lambda a: a[:-1]),
+            ("bit_offsets", lambda a: a[:-1])],
+    "sham": [("row_index", lambda a: a + a.dtype.type(200)), ("col_ptr", lambda a: a[::-1].copy()),
+             ("words", lambda a: a[:3]), ("bit_offsets", lambda a: a[:-1])],
+    "cser": [("col_index", lambda a: a + a.dtype.type(250)), ("value_index", lambda a: a + a.dtype.type(255)),
+             ("value_ptr", lambda a: a[::-1].copy()), ("row_ptr", lambda a: a + a.dtype.type(5))],
+    "csc": [("indices", lambda a: a + 1000), ("indptr", lambda a: a[::-1].copy())],
+    "im": [("index", lambda a: a + a.dtype.type(255))],
+}
+
+
+@pytest.mark.parametrize("fmt,field,corrupt",
+                         [(f, field, c) for f, cases in STRUCTURAL_CORRUPTIONS.items() for field, c in cases],
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_corrupted_structures_are_rejected(fmt, field, corrupt):
+    W = MATRICES["100x77-d0.7-k256"]
+    arrays = hamsham.compress(W, fmt).to_arrays()
+    arrays[field] = corrupt(arrays[field])
+    with pytest.raises(ValueError):
+        hamsham.from_arrays(fmt, arrays, W.shape)
+
+
+@pytest.mark.parametrize("fmt", ["ham", "sham"])
+def test_corrupted_bitstreams_fail_cleanly(fmt):
+    """Flipped bits may still decode (a complete code decodes any bits) but never crash or
+    read out of bounds: each decode either raises ValueError or returns a matrix of W's shape."""
+    W = MATRICES["100x77-d0.7-k256"]
+    rng = np.random.default_rng(5)
+    errors = 0
+    for trial in range(40):
+        arrays = hamsham.compress(W, fmt).to_arrays()
+        words = arrays["words"].copy()
+        flips = rng.integers(0, len(words) - 2, size=1 + trial % 4)
+        words[flips] ^= rng.integers(1, 2**32, size=len(flips), dtype=np.uint64).astype(np.uint32)
+        arrays["words"] = words
+        obj = hamsham.from_arrays(fmt, arrays, W.shape)
+        try:
+            assert obj.to_dense().shape == W.shape
+            assert (np.ones((2, W.shape[0]), np.float32) @ obj).shape == (2, W.shape[1])
+        except ValueError as err:
+            assert "corrupt" in str(err)
+            errors += 1
+    assert errors > 0  # a flipped bit almost always moves a column end
+
+
+def test_k1_stream_with_a_one_bit_is_rejected():
+    W = np.full((5, 3), 2.5, np.float32)
+    arrays = hamsham.compress(W, "ham").to_arrays()
+    assert arrays["words"][0] == 0
+    arrays["words"] = arrays["words"].copy()
+    arrays["words"][0] = np.uint32(1 << 31)
+    with pytest.raises(ValueError, match="corrupt"):
+        hamsham.from_arrays("ham", arrays, W.shape).to_dense()
+
+
+def test_real_subset_round_trip_and_products(subset_entries):
+    rng = np.random.default_rng(0)
+    for entry in subset_entries:
+        W = load_matrix(entry.path)
+        X = rng.random((8, W.shape[0]), dtype=np.float32)
+        for fmt in FORMATS:
+            obj = hamsham.compress(W, fmt)
+            assert np.array_equal(obj.to_dense(), W), (entry.name, fmt)
+            assert_product_close(obj.left_matmul(X, threads=2), X, W)
