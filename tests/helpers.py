@@ -4,16 +4,26 @@ import numpy as np
 U32 = 2.0**-24  # unit roundoff of float32
 
 
+class DenseProduct:
+    """X @ W in float64 and the worst-case float32 summation bound (n + 2) u (|X| @ |W|),
+    computed once, to check any number of products against."""
+
+    def __init__(self, X, W):
+        X64, W64 = np.asarray(X, np.float64), np.asarray(W, np.float64)
+        self.exact = X64 @ W64
+        self.bound = (W.shape[0] + 2) * U32 * (np.abs(X64) @ np.abs(W64)) + 1e-30
+
+    def check(self, Y):
+        assert Y.shape == self.exact.shape, (Y.shape, self.exact.shape)
+        assert Y.dtype == np.float32
+        excess = np.abs(Y - self.exact) - self.bound
+        assert (excess <= 0).all(), (f"max error {np.abs(Y - self.exact).max()} beyond the float32 bound at "
+                                     f"{np.unravel_index(excess.argmax(), excess.shape)}")
+
+
 def assert_product_close(Y, X, W):
-    """Y must equal X @ W (float64) within the worst-case float32 summation bound
-    (n + 2) * u * (|X| @ |W|), for any order of summation."""
-    X64, W64 = np.asarray(X, np.float64), np.asarray(W, np.float64)
-    exact = X64 @ W64
-    bound = (W.shape[0] + 2) * U32 * (np.abs(X64) @ np.abs(W64)) + 1e-30
-    assert Y.shape == exact.shape, (Y.shape, exact.shape)
-    assert Y.dtype == np.float32
-    excess = np.abs(Y - exact) - bound
-    assert (excess <= 0).all(), f"max error {np.abs(Y - exact).max()} beyond the float32 bound at {np.unravel_index(excess.argmax(), excess.shape)}"
+    """Y must equal X @ W (float64) within the float32 bound, for any order of summation."""
+    DenseProduct(X, W).check(Y)
 
 
 def quantized_matrix(rng, n, m, density, k, skew=1.3, negative_zero=False):

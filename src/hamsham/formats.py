@@ -10,6 +10,7 @@ the dense matrix from its index map (the study's protocol), dense uses BLAS.
 from them, validated (a corrupted structure raises ValueError, never crashes).
 """
 import os
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse
@@ -80,10 +81,6 @@ class EncodedMatrix:
         return f"<{type(self).__name__} {self.shape[0]}x{self.shape[1]}, {self.nbits} bits>"
 
 
-def _column_major_symbols(W, table):
-    return table.symbols(W.T).ravel()  # W.T rows are W's columns
-
-
 def _code_arrays(code: HuffmanCode) -> dict:
     return {"values": code.table.values, "lengths": code.lengths}
 
@@ -122,7 +119,7 @@ class HAM(_KernelBacked):
     def encode(cls, W):
         n, m = W.shape
         code = HuffmanCode.of(ValueTable.of(W))
-        symbols = _column_major_symbols(W, code.table)
+        symbols = code.table.column_major_symbols(W)
         words, offsets = kernel.pack(symbols, code.codewords, code.lengths, np.arange(m + 1, dtype=np.int64) * n)
         return cls({**_code_arrays(code), "words": words, "bit_offsets": offsets}, W.shape)
 
@@ -139,14 +136,15 @@ class SHAM(_KernelBacked):
     @classmethod
     def encode(cls, W):
         n, m = W.shape
-        cols, rows = np.nonzero(W.T)
-        values = W.T[cols, rows]
-        code = HuffmanCode.of(ValueTable.of(values))
-        col_ptr = np.zeros(m + 1, np.int64)
-        np.cumsum(np.bincount(cols, minlength=m), out=col_ptr[1:])
-        words, offsets = kernel.pack(code.table.symbols(values), code.codewords, code.lengths, col_ptr)
+        table = ValueTable.of(W)
+        code = HuffmanCode.of(table.without_zero())
+        zero = np.flatnonzero(table.values == 0)
+        col_ptr, rows, symbols = kernel.column_listing(W, table.values, int(zero[0]) if len(zero) else -1, False)
+        if len(zero):  # renumber into the code over nonzeros (the same order without zero)
+            symbols -= (symbols > zero[0]).astype(np.uint32)
+        words, offsets = kernel.pack(symbols, code.codewords, code.lengths, col_ptr)
         return cls({**_code_arrays(code), "words": words, "bit_offsets": offsets,
-                    "row_index": rows.astype(index_dtype(n)), "col_ptr": col_ptr}, W.shape)
+                    "row_index": rows.astype(index_dtype(n), copy=False), "col_ptr": col_ptr}, W.shape)
 
 
 class CSER(_KernelBacked):
@@ -161,25 +159,40 @@ class CSER(_KernelBacked):
     @classmethod
     def encode(cls, W):
         n, m = W.shape
-        table = ValueTable.of(W)
-        k = table.k
-        cols, rows = np.nonzero(W.T != (table.values[0] if k else 0))
-        symbols = table.symbols(W.T[cols, rows]).astype(np.int64)
-        # entries are in (column, row) order; a stable sort by (column, value) keeps rows ascending
-        order = np.argsort(cols.astype(np.int64) * max(k, 1) + symbols, kind="stable")
-        cols, rows, symbols = cols[order], rows[order], symbols[order]
-        starts = np.flatnonzero(np.diff(cols * max(k, 1) + symbols, prepend=-1)) if len(cols) else np.zeros(0, np.int64)
-        value_ptr = np.append(starts, len(cols))
-        row_ptr = np.zeros(m + 1, np.int64)
-        np.cumsum(np.bincount(cols[starts], minlength=m), out=row_ptr[1:])
+        layout = cser_layout(W, ValueTable.of(W))
         arrays = {
-            "values": table.values,
-            "col_index": rows.astype(index_dtype(n)),
-            "value_index": symbols[starts].astype(index_dtype(max(k, 1))),
-            "value_ptr": value_ptr.astype(np.uint32 if len(cols) < 2**32 else np.uint64),
-            "row_ptr": row_ptr.astype(np.uint32 if len(value_ptr) < 2**32 else np.uint64),
+            "values": layout.table.values,
+            "col_index": layout.rows.astype(index_dtype(n), copy=False),
+            "value_index": layout.symbols[layout.starts].astype(index_dtype(max(layout.table.k, 1))),
+            "value_ptr": _pointers(np.append(layout.starts, len(layout.rows))),
+            "row_ptr": _pointers(np.searchsorted(layout.starts, layout.col_ptr)),
         }
         return cls(arrays, W.shape)
+
+
+@dataclass(frozen=True)
+class CserLayout:
+    """The entries of W that differ from the background value O[0], column by column and,
+    within a column, grouped by value (symbol order) with rows ascending."""
+
+    table: ValueTable  # O: the values in symbol order
+    col_ptr: np.ndarray  # int64[m + 1]
+    rows: np.ndarray  # uint32: colI
+    symbols: np.ndarray  # uint32: the value of each listed entry
+    starts: np.ndarray  # int64: where each (column, value) group starts: OPtr without its final entry
+
+
+def cser_layout(W, table: ValueTable) -> CserLayout:
+    """The CSER listing of the float32 matrix W, whose value table is `table`."""
+    col_ptr, rows, symbols = kernel.column_listing(W, table.values, 0 if table.k else -1, True)
+    new_group = np.ones(len(rows), bool)
+    new_group[1:] = symbols[1:] != symbols[:-1]
+    new_group[col_ptr[:-1][col_ptr[:-1] < len(rows)]] = True  # every column starts a group
+    return CserLayout(table, col_ptr, rows, symbols, np.flatnonzero(new_group))
+
+
+def _pointers(p):
+    return p.astype(np.uint32 if (len(p) == 0 or p[-1] < 2**32) else np.uint64)
 
 
 class CSC(EncodedMatrix):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hamsham.bits import bitreq
+from hamsham.formats import cser_layout
 from hamsham.huffman import HuffmanCode, code_ub_space
 from hamsham.values import ValueTable, as_matrix, merge
 
@@ -76,37 +77,23 @@ class LayerStats:
         if n * m == 0:
             raise ValueError(f"the model needs a matrix with entries, got shape {W.shape}")
         table = ValueTable.of(W)
-        nonzero = W[W != 0]
-        nz_table = ValueTable.of(nonzero)
-        return cls(n, m, len(nonzero), table, nz_table, _cser_counts(W, table))
+        nnz = n * m - int(table.counts[table.values == 0].sum())
+        return cls(n, m, nnz, table, table.without_zero(), _cser_counts(W, table))
 
 
 def _cser_counts(W: np.ndarray, table: ValueTable) -> CserCounts:
+    layout = cser_layout(W, table)
     n, m = W.shape
-    columns = W.T  # row j = column j of W
-    background = columns == table.values[0]
-    cols, rows = np.nonzero(~background)
-    listed = table.symbols(columns[cols, rows])
-    pairs = _count_distinct(cols.astype(np.int64) * table.k + listed, m * table.k)  # (column, value != O[0])
-    has_background = background.any(axis=1)
-    distinct_per_column_sum = pairs + int(has_background.sum())
+    groups = len(layout.starts)
+    columns_with_background = int(np.count_nonzero(np.diff(layout.col_ptr) < n))
     return CserCounts(
-        values=table.k,
-        col_index=len(cols),
-        value_index=pairs,
-        value_ptr=pairs + 1,
+        values=layout.table.k,
+        col_index=len(layout.rows),
+        value_index=groups,
+        value_ptr=groups + 1,
         row_ptr=m + 1,
-        extra_values=distinct_per_column_sum - m,
+        extra_values=groups + columns_with_background - m,
     )
-
-
-def _count_distinct(keys: np.ndarray, key_space: int) -> int:
-    """How many distinct values `keys` (integers in [0, key_space)) holds."""
-    if key_space <= 2**27:  # a presence table is faster than sorting
-        present = np.zeros(key_space, bool)
-        present[keys] = True
-        return int(np.count_nonzero(present))
-    return len(np.unique(keys))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hamsham.kernel import kernel
+
 
 def as_matrix(W, name="W") -> np.ndarray:
     """`W` as a finite 2-D float32 C-contiguous array, with -0.0 turned into 0.0.
@@ -45,16 +47,8 @@ class ValueTable:
 
     @classmethod
     def of(cls, entries) -> "ValueTable":
-        """The table of an array of float32 values (any shape).
-
-        Zeros are counted apart: sorting only the nonzeros is what keeps sparse
-        matrices fast."""
-        flat = np.asarray(entries, np.float32).ravel()
-        values, counts = np.unique(flat[flat != 0], return_counts=True)
-        zeros = flat.size - counts.sum()
-        if zeros:
-            values, counts = np.append(np.float32(0), values), np.append(zeros, counts)
-        return cls.from_counts(values, counts)
+        """The table of an array of float32 values (any shape); counted in O(size) by the kernel."""
+        return cls.from_counts(*kernel.value_counts(np.ascontiguousarray(entries, np.float32).ravel()))
 
     @classmethod
     def from_counts(cls, values, counts) -> "ValueTable":
@@ -64,26 +58,20 @@ class ValueTable:
         order = np.lexsort((values, -counts))
         return cls(values[order], counts[order])
 
+    def without_zero(self) -> "ValueTable":
+        """The table of the nonzero values (symbol order is kept)."""
+        keep = self.values != 0
+        return ValueTable(self.values[keep], self.counts[keep])
+
     def symbols(self, entries) -> np.ndarray:
-        """The symbol index (uint32) of every entry; every entry must be in the table."""
-        entries = np.asarray(entries)
-        ascending = np.argsort(self.values, kind="stable").astype(np.uint32)
+        """The symbol index (uint32) of every entry, same shape; every entry must be in the table."""
+        entries = np.ascontiguousarray(entries, np.float32)
+        flat = kernel.symbolize(entries.reshape(1, -1), self.values, False)
+        return flat.reshape(entries.shape)
 
-        def lookup(x):
-            return ascending[np.searchsorted(self.values[ascending], x)]
-
-        zero = np.flatnonzero(self.values == 0)
-        if not len(zero):
-            return lookup(entries)
-        out = np.full(entries.shape, zero[0], np.uint32)  # zeros need no search
-        nonzero = entries != 0
-        out[nonzero] = lookup(entries[nonzero])
-        return out
-
-    def count_of(self, value) -> int:
-        """How many entries equal `value` (0 when absent)."""
-        hit = self.values == np.float32(value)
-        return int(self.counts[hit].sum())
+    def column_major_symbols(self, W) -> np.ndarray:
+        """The symbol of every entry of the matrix W, its columns one after the other."""
+        return kernel.symbolize(W, self.values, True)
 
 
 def merge(tables) -> ValueTable:

@@ -1,0 +1,296 @@
+// Python bindings of the hamsham kernel: NumPy argument checks (dtype, shape,
+// contiguity), copies into owned buffers, and GIL release around the work.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "huffman.hpp"
+#include "kernels.hpp"
+#include "encode.hpp"
+
+namespace py = pybind11;
+using namespace hamsham;
+
+namespace {
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the kernel assumes a little-endian machine");
+
+template <class T> const char* type_name();
+template <> const char* type_name<uint8_t>() { return "uint8"; }
+template <> const char* type_name<uint16_t>() { return "uint16"; }
+template <> const char* type_name<uint32_t>() { return "uint32"; }
+template <> const char* type_name<uint64_t>() { return "uint64"; }
+template <> const char* type_name<int64_t>() { return "int64"; }
+template <> const char* type_name<float>() { return "float32"; }
+
+std::string describe(const py::array& a) {
+    std::string shape = "(";
+    for (py::ssize_t d = 0; d < a.ndim(); ++d) shape += (d ? ", " : "") + std::to_string(a.shape(d));
+    if (a.ndim() == 1) shape += ",";
+    shape += ")";
+    return "dtype " + py::str(a.dtype()).cast<std::string>() + ", shape " + shape;
+}
+
+template <class T>
+bool has_dtype(const py::array& a) {
+    const py::dtype d = a.dtype();
+    return d.normalized_num() == py::dtype::of<T>().normalized_num() && d.byteorder() != '>';
+}
+
+[[noreturn]] void bad(const std::string& where, const std::string& what) {
+    throw std::invalid_argument(where + ": " + what);
+}
+
+// A 1-D C-contiguous array of exactly type T.
+template <class T>
+std::pair<const T*, size_t> view_1d(const py::array& a, const std::string& where, const char* name) {
+    if (!has_dtype<T>(a) || a.ndim() != 1)
+        bad(where, std::string(name) + " must be a 1-D " + type_name<T>() + " array, got " + describe(a));
+    if (!(a.flags() & py::array::c_style)) bad(where, std::string(name) + " must be C-contiguous");
+    return {static_cast<const T*>(a.data()), static_cast<size_t>(a.shape(0))};
+}
+
+template <class T>
+std::vector<T> copy_1d(const py::array& a, const std::string& where, const char* name) {
+    auto v = view_1d<T>(a, where, name);
+    return std::vector<T>(v.first, v.first + v.second);
+}
+
+// uint8, uint16 or uint32 indices.
+IndexArray index_array(const py::array& a, const std::string& where, const char* name) {
+    IndexArray out;
+    if (has_dtype<uint8_t>(a)) {
+        out.width = 1;
+        out.u8 = copy_1d<uint8_t>(a, where, name);
+    } else if (has_dtype<uint16_t>(a)) {
+        out.width = 2;
+        out.u16 = copy_1d<uint16_t>(a, where, name);
+    } else if (has_dtype<uint32_t>(a)) {
+        out.width = 4;
+        out.u32 = copy_1d<uint32_t>(a, where, name);
+    } else {
+        bad(where, std::string(name) + " must be a 1-D uint8, uint16 or uint32 array, got " + describe(a));
+    }
+    return out;
+}
+
+// uint32 or uint64 pointers, widened to uint64.
+std::vector<uint64_t> pointer_array(const py::array& a, const std::string& where, const char* name) {
+    if (has_dtype<uint32_t>(a)) {
+        auto v = view_1d<uint32_t>(a, where, name);
+        return std::vector<uint64_t>(v.first, v.first + v.second);
+    }
+    if (has_dtype<uint64_t>(a)) return copy_1d<uint64_t>(a, where, name);
+    bad(where, std::string(name) + " must be a 1-D uint32 or uint64 array, got " + describe(a));
+}
+
+uint64_t check_rows(int64_t n_rows, const std::string& where) {
+    if (n_rows < 0) bad(where, "n_rows must be >= 0, got " + std::to_string(n_rows));
+    return static_cast<uint64_t>(n_rows);
+}
+
+template <class T>
+py::array_t<T> to_numpy(const std::vector<T>& v) {
+    py::array_t<T> out(static_cast<py::ssize_t>(v.size()));
+    if (!v.empty()) std::memcpy(out.mutable_data(), v.data(), v.size() * sizeof(T));
+    return out;
+}
+
+std::vector<uint64_t> column_bits(const std::vector<uint64_t>& offsets) {
+    std::vector<uint64_t> bits(offsets.size() - 1);
+    for (size_t j = 0; j + 1 < offsets.size(); ++j) bits[j] = offsets[j + 1] - offsets[j];
+    return bits;
+}
+
+// Y = X @ W for any of the matrix classes.
+template <class M>
+py::array_t<float> matmul(const M& self, const py::array& X, long threads, const char* cls) {
+    const std::string where = std::string(cls) + ".matmul";
+    if (!has_dtype<float>(X) || X.ndim() != 2) bad(where, "X must be a 2-D float32 array, got " + describe(X));
+    if (!(X.flags() & py::array::c_style)) bad(where, "X must be C-contiguous (use np.ascontiguousarray)");
+    if (static_cast<uint64_t>(X.shape(1)) != self.n_rows())
+        bad(where, "X has " + std::to_string(X.shape(1)) + " columns but the matrix has " +
+                       std::to_string(self.n_rows()) + " rows");
+    const size_t r = static_cast<size_t>(X.shape(0)), m = self.n_cols();
+    py::array_t<float> Y({static_cast<py::ssize_t>(r), static_cast<py::ssize_t>(m)});
+    const float* x = static_cast<const float*>(X.data());
+    float* y = Y.mutable_data();
+    {
+        py::gil_scoped_release release;
+        self.matmul(x, r, y, threads);
+    }
+    return Y;
+}
+
+template <class M>
+py::array_t<float> decode(const M& self, long threads) {
+    py::array_t<float> out({static_cast<py::ssize_t>(self.n_rows()), static_cast<py::ssize_t>(self.n_cols())});
+    float* o = out.mutable_data();
+    {
+        py::gil_scoped_release release;
+        self.decode(o, threads);
+    }
+    return out;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_kernel, m) {
+    m.doc() = "hamsham compiled kernel: canonical Huffman codes, bit packing, and products/decoding of HAM, sHAM "
+              "and CSER matrices straight from their compressed form.";
+
+    m.def(
+        "huffman_lengths",
+        [](const py::array& counts) {
+            auto c = view_1d<uint64_t>(counts, "huffman_lengths", "counts");
+            return to_numpy(huffman_lengths(c.first, c.second));
+        },
+        py::arg("counts"),
+        "Minimum-redundancy code lengths (uint8) for counts (uint64, non-increasing, > 0) in symbol order, by the "
+        "two-queue method with ties going to the leaf. k = 1 gives [1].");
+
+    m.def(
+        "canonical_codewords",
+        [](const py::array& lengths) {
+            auto l = view_1d<uint8_t>(lengths, "canonical_codewords", "lengths");
+            return to_numpy(canonical_codewords(l.first, l.second));
+        },
+        py::arg("lengths"), "Canonical codewords (uint64, right-aligned) for non-decreasing lengths in 1..57.");
+
+    m.def(
+        "pack",
+        [](const py::array& symbols, const py::array& codewords, const py::array& lengths, const py::array& group_ptr) {
+            const std::string where = "pack";
+            auto s = view_1d<uint32_t>(symbols, where, "symbols");
+            auto c = view_1d<uint64_t>(codewords, where, "codewords");
+            auto l = view_1d<uint8_t>(lengths, where, "lengths");
+            auto g = view_1d<int64_t>(group_ptr, where, "group_ptr");
+            if (c.second != l.second)
+                bad(where, "codewords and lengths must have the same size (" + std::to_string(c.second) +
+                               " != " + std::to_string(l.second) + ")");
+            for (size_t i = 0; i < l.second; ++i) {
+                if (l.first[i] < 1 || l.first[i] > kMaxLen)
+                    bad(where, "lengths[" + std::to_string(i) + "] = " + std::to_string(l.first[i]) +
+                                   " is outside 1.." + std::to_string(kMaxLen));
+                if (c.first[i] >> l.first[i])
+                    bad(where, "codewords[" + std::to_string(i) + "] = " + std::to_string(c.first[i]) +
+                                   " does not fit in lengths[" + std::to_string(i) + "] = " +
+                                   std::to_string(l.first[i]) + " bits");
+            }
+            if (g.second < 1) bad(where, "group_ptr must have m + 1 >= 1 entries");
+            const size_t mcols = g.second - 1;
+            if (g.first[0] != 0) bad(where, "group_ptr[0] must be 0, got " + std::to_string(g.first[0]));
+            for (size_t j = 0; j < mcols; ++j)
+                if (g.first[j + 1] < g.first[j])
+                    bad(where, "group_ptr must be non-decreasing, but group_ptr[" + std::to_string(j + 1) + "] = " +
+                                   std::to_string(g.first[j + 1]) + " < group_ptr[" + std::to_string(j) +
+                                   "] = " + std::to_string(g.first[j]));
+            if (static_cast<uint64_t>(g.first[mcols]) != s.second)
+                bad(where, "group_ptr[-1] = " + std::to_string(g.first[mcols]) +
+                               " must equal the number of symbols, " + std::to_string(s.second));
+            std::vector<uint64_t> offsets;
+            {
+                py::gil_scoped_release release;
+                offsets = pack_offsets(s.first, s.second, l.first, l.second, g.first, mcols);
+            }
+            const uint64_t total = offsets.back();
+            const uint64_t n_words = total / 32 + (total % 32 != 0) + 2;
+            py::array_t<uint32_t> words(static_cast<py::ssize_t>(n_words));
+            uint32_t* w = words.mutable_data();
+            {
+                py::gil_scoped_release release;
+                std::memset(w, 0, n_words * sizeof(uint32_t));
+                pack_write(s.first, s.second, c.first, l.first, l.second, w);
+            }
+            return py::make_tuple(words, to_numpy(offsets));
+        },
+        py::arg("symbols"), py::arg("codewords"), py::arg("lengths"), py::arg("group_ptr"),
+        "Packs the codewords of symbols MSB-first into uint32 words (plus 2 zero padding words); group_ptr (int64, "
+        "m + 1) splits the entries into m columns. Returns (words, bit_offsets uint64[m + 1]).");
+
+    py::class_<Code, std::shared_ptr<Code>>(m, "Code",
+                                            "A canonical Huffman code in symbol order with its decoding tables.")
+        .def(py::init([](const py::array& lengths, const py::array& values) {
+                 return std::make_shared<Code>(copy_1d<uint8_t>(lengths, "Code", "lengths"),
+                                               copy_1d<float>(values, "Code", "values"));
+             }),
+             py::arg("lengths"), py::arg("values"))
+        .def_property_readonly("k", &Code::k)
+        .def_property_readonly("lmax", &Code::lmax)
+        .def_property_readonly("table_bits", &Code::table_bits)
+        .def_property_readonly("lengths", [](const Code& c) { return to_numpy(c.lengths()); })
+        .def_property_readonly("values", [](const Code& c) { return to_numpy(c.values()); })
+        .def("__repr__", [](const Code& c) {
+            return "<hamsham._kernel.Code k=" + std::to_string(c.k()) + " lmax=" + std::to_string(c.lmax()) +
+                   " table_bits=" + std::to_string(c.table_bits()) + ">";
+        });
+
+    py::class_<HamMatrix>(m, "HamMatrix", "HAM: every entry of an n x m matrix, column-major, Huffman coded.")
+        .def(py::init([](std::shared_ptr<Code> code, const py::array& words, const py::array& bit_offsets,
+                         int64_t n_rows) {
+                 const std::string where = "HamMatrix";
+                 return new HamMatrix(std::move(code), copy_1d<uint32_t>(words, where, "words"),
+                                      copy_1d<uint64_t>(bit_offsets, where, "bit_offsets"),
+                                      check_rows(n_rows, where));
+             }),
+             py::arg("code"), py::arg("words"), py::arg("bit_offsets"), py::arg("n_rows"))
+        .def("matmul", [](const HamMatrix& s, const py::array& X, long t) { return matmul(s, X, t, "HamMatrix"); },
+             py::arg("X"), py::arg("threads") = 0, "Y = X @ W for X float32 (r, n), C order; threads <= 0: all.")
+        .def("decode", [](const HamMatrix& s, long t) { return decode(s, t); }, py::arg("threads") = 0,
+             "The exact matrix, float32 (n, m), C order.")
+        .def("column_bits", [](const HamMatrix& s) { return to_numpy(column_bits(s.bit_offsets())); })
+        .def_property_readonly("n_rows", &HamMatrix::n_rows)
+        .def_property_readonly("n_cols", &HamMatrix::n_cols)
+        .def_property_readonly("shape", [](const HamMatrix& s) { return py::make_tuple(s.n_rows(), s.n_cols()); })
+        .def_property_readonly("code", [](const HamMatrix& s) { return std::const_pointer_cast<Code>(s.code()); });
+
+    py::class_<ShamMatrix>(m, "ShamMatrix", "sHAM: CSC layout whose nonzero values are Huffman coded.")
+        .def(py::init([](std::shared_ptr<Code> code, const py::array& words, const py::array& bit_offsets,
+                         const py::array& row_index, const py::array& col_ptr, int64_t n_rows) {
+                 const std::string where = "ShamMatrix";
+                 return new ShamMatrix(std::move(code), copy_1d<uint32_t>(words, where, "words"),
+                                       copy_1d<uint64_t>(bit_offsets, where, "bit_offsets"),
+                                       index_array(row_index, where, "row_index"),
+                                       copy_1d<int64_t>(col_ptr, where, "col_ptr"), check_rows(n_rows, where));
+             }),
+             py::arg("code"), py::arg("words"), py::arg("bit_offsets"), py::arg("row_index"), py::arg("col_ptr"),
+             py::arg("n_rows"))
+        .def("matmul", [](const ShamMatrix& s, const py::array& X, long t) { return matmul(s, X, t, "ShamMatrix"); },
+             py::arg("X"), py::arg("threads") = 0, "Y = X @ W for X float32 (r, n), C order; threads <= 0: all.")
+        .def("decode", [](const ShamMatrix& s, long t) { return decode(s, t); }, py::arg("threads") = 0,
+             "The exact matrix, float32 (n, m), C order.")
+        .def("column_bits", [](const ShamMatrix& s) { return to_numpy(column_bits(s.bit_offsets())); })
+        .def_property_readonly("n_rows", &ShamMatrix::n_rows)
+        .def_property_readonly("n_cols", &ShamMatrix::n_cols)
+        .def_property_readonly("nnz", &ShamMatrix::nnz)
+        .def_property_readonly("shape", [](const ShamMatrix& s) { return py::make_tuple(s.n_rows(), s.n_cols()); })
+        .def_property_readonly("code", [](const ShamMatrix& s) { return std::const_pointer_cast<Code>(s.code()); });
+
+    py::class_<CserMatrix>(m, "CserMatrix", "CSER (Wiedemann et al.): per column, the rows owned by each value.")
+        .def(py::init([](const py::array& values, const py::array& col_index, const py::array& value_index,
+                         const py::array& value_ptr, const py::array& row_ptr, int64_t n_rows) {
+                 const std::string where = "CserMatrix";
+                 IndexArray vi = index_array(value_index, where, "value_index");
+                 std::vector<uint32_t> vi32(vi.size());
+                 for (size_t i = 0; i < vi32.size(); ++i) vi32[i] = static_cast<uint32_t>(vi.at(i));
+                 return new CserMatrix(copy_1d<float>(values, where, "values"),
+                                       index_array(col_index, where, "col_index"), std::move(vi32),
+                                       pointer_array(value_ptr, where, "value_ptr"),
+                                       pointer_array(row_ptr, where, "row_ptr"), check_rows(n_rows, where));
+             }),
+             py::arg("values"), py::arg("col_index"), py::arg("value_index"), py::arg("value_ptr"), py::arg("row_ptr"),
+             py::arg("n_rows"))
+        .def("matmul", [](const CserMatrix& s, const py::array& X, long t) { return matmul(s, X, t, "CserMatrix"); },
+             py::arg("X"), py::arg("threads") = 0, "Y = X @ W for X float32 (r, n), C order; threads <= 0: all.")
+        .def("decode", [](const CserMatrix& s, long t) { return decode(s, t); }, py::arg("threads") = 0,
+             "The exact matrix, float32 (n, m), C order.")
+        .def_property_readonly("n_rows", &CserMatrix::n_rows)
+        .def_property_readonly("n_cols", &CserMatrix::n_cols)
+        .def_property_readonly("shape", [](const CserMatrix& s) { return py::make_tuple(s.n_rows(), s.n_cols()); });
+
+    m.attr("MAX_CODE_LENGTH") = kMaxLen;
+    register_encoders(m);
+}

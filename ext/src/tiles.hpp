@@ -1,0 +1,289 @@
+// Products and decoding over tiles of columns x row blocks: the r-wide
+// accumulators, X transposed, the sinks that receive decoded entries, and
+// the drivers that run resumable column decoders over tiles.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "parallel.hpp"
+
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
+namespace hamsham {
+
+// r-wide accumulators. X is transposed once per call into Xt: n + 1 rows of
+// `stride` floats (r zero-padded to 1, 2, 4, 8, 16 or a multiple of 8), the
+// last row all zeros (a dummy target for branchless updates). Each decoded
+// entry adds value * Xt[row]. An accumulator is loaded from and saved to
+// per-column storage, so that columns can be decoded in row blocks.
+
+// GCC/Clang vector types: an r-wide row is one register (8 floats: AVX).
+template <int R>
+struct VecOf {
+    typedef float type __attribute__((vector_size(R * sizeof(float))));
+};
+template <int R>
+using Vec = typename VecOf<R>::type;
+using V8 = Vec<8>;
+
+template <class V>
+inline V loadu(const float* p) {
+    V v;
+    std::memcpy(&v, p, sizeof(V));
+    return v;
+}
+template <class V>
+inline void storeu(float* p, V v) {
+    std::memcpy(p, &v, sizeof(V));
+}
+
+template <int R>
+struct FixedAcc {  // r padded to R = 1, 2, 4, 8 or 16: one vector, kept in registers
+    using V = Vec<R>;
+    V a;
+    FixedAcc(const float* src, size_t) : a(loadu<V>(src)) {}
+    void zero() { a = V{}; }
+    void fma(const float* x, float v) { a += loadu<V>(x) * v; }
+    void add(const float* x) { a += loadu<V>(x); }
+    void fma(const FixedAcc& s, float v) { a += s.a * v; }
+    void add(const FixedAcc& s) { a += s.a; }
+    // a += v * (total - listed)
+    void background(const float* total, const FixedAcc& listed, float v) { a += (loadu<V>(total) - listed.a) * v; }
+    float get(size_t c) const { return a[c]; }
+    // Decoder-side state: one vector value (a local variable: a register).
+    using State = V;
+    static State load_state(float* p, size_t) { return loadu<V>(p); }
+    static void save_state(float* p, const State& s) { storeu(p, s); }
+    static void fma(State& s, const float* x, float v) { s += loadu<V>(x) * v; }
+};
+
+struct BlockAcc {  // any width (a multiple of 8), in blocks of 8, in place on its storage
+    float* a;
+    size_t n;
+    BlockAcc(float* storage, size_t stride) : a(storage), n(stride) {}
+    void zero() { std::fill(a, a + n, 0.f); }
+    void fma(const float* x, float v) {
+        for (size_t b = 0; b < n; b += 8) storeu(a + b, loadu<V8>(a + b) + loadu<V8>(x + b) * v);
+    }
+    void add(const float* x) {
+        for (size_t b = 0; b < n; b += 8) storeu(a + b, loadu<V8>(a + b) + loadu<V8>(x + b));
+    }
+    void fma(const BlockAcc& s, float v) { fma(s.a, v); }
+    void add(const BlockAcc& s) { add(s.a); }
+    void background(const float* total, const BlockAcc& listed, float v) {
+        for (size_t b = 0; b < n; b += 8)
+            storeu(a + b, loadu<V8>(a + b) + (loadu<V8>(total + b) - loadu<V8>(listed.a + b)) * v);
+    }
+    float get(size_t c) const { return a[c]; }
+    // Decoder-side state: a pointer to the accumulator in memory (and its width).
+    struct State {
+        float* p;
+        size_t n;
+    };
+    static State load_state(float* p, size_t n) { return State{p, n}; }
+    static void save_state(float*, const State&) {}
+    static void fma(State& s, const float* x, float v) {
+        for (size_t b = 0; b < s.n; b += 8) storeu(s.p + b, loadu<V8>(s.p + b) + loadu<V8>(x + b) * v);
+    }
+};
+
+inline size_t padded_width(size_t r) {
+    if (r <= 1) return 1;
+    if (r <= 2) return 2;
+    if (r <= 4) return 4;
+    if (r <= 8) return 8;
+    if (r <= 16) return 16;
+    return (r + 7) / 8 * 8;
+}
+
+// Xt (n + 1 rows, see above) from X (r x n, C order), rows split over threads.
+inline std::unique_ptr<float[]> transpose_x(const float* X, size_t r, uint64_t n, size_t stride, size_t parts) {
+    std::unique_ptr<float[]> xt(new float[(n + 1) * stride]);  // uninitialised: every slot is written below
+    parts = std::max<size_t>(1, std::min<uint64_t>(parts, n / 4096 + 1));
+    run_parallel(parts, [&](size_t t) {
+        const uint64_t i0 = n * t / parts, i1 = n * (t + 1) / parts;
+        float* dst = xt.get();
+        if (r < stride)
+            for (uint64_t i = i0; i < i1; ++i) std::fill(dst + i * stride + r, dst + (i + 1) * stride, 0.f);
+        for (size_t c = 0; c < r; ++c) {
+            const float* row = X + c * n;
+            for (uint64_t i = i0; i < i1; ++i) dst[i * stride + c] = row[i];
+        }
+    });
+    std::fill(xt.get() + n * stride, xt.get() + (n + 1) * stride, 0.f);
+    return xt;
+}
+
+template <class T>
+struct Tag {
+    using type = T;
+};
+
+// Calls f(Tag<Acc>{}) with the accumulator type for this stride.
+template <class F>
+void with_acc(size_t stride, F&& f) {
+    switch (stride) {
+        case 1: return f(Tag<FixedAcc<1>>{});
+        case 2: return f(Tag<FixedAcc<2>>{});
+        case 4: return f(Tag<FixedAcc<4>>{});
+        case 8: return f(Tag<FixedAcc<8>>{});
+        case 16: return f(Tag<FixedAcc<16>>{});
+        default: return f(Tag<BlockAcc>{});
+    }
+}
+
+// Sinks receive the decoded (row, value) pairs. Their state (accumulators)
+// is passed separately and copied into locals of the decoding loop, so that
+// it stays in registers. Two states: the second serves the second entry of a
+// two-codeword lookup (independent FMA chains).
+template <class Acc>
+struct FmaSink {
+    using State = typename Acc::State;
+    const float* xt;
+    size_t stride;
+    void put(State& s, uint64_t row, float v) const { Acc::fma(s, xt + row * stride, v); }
+};
+
+struct StoreSink {  // writes one column of a row-major tile (`width` floats per row) from row `base`
+    struct State {};
+    float* tile;
+    uint64_t base;
+    size_t width;
+    void put(State&, uint64_t row, float v) const { tile[(row - base) * width] = v; }
+};
+
+// Row blocks: Xt slices of about 512 KiB stay in cache while a tile of
+// columns is decoded over them (matters when n is large, e.g. 200000).
+inline uint64_t matmul_block_rows(uint64_t n, size_t stride) {
+    return std::max<uint64_t>(1, std::min<uint64_t>(n, (uint64_t(1) << 17) / stride));
+}
+
+// Y[:, j0:j1] for a columnar format. start(j) gives the cursor of column j;
+// advance(cursor, j, stop, dummy, sink, s0, s1) decodes its entries up to
+// row `stop` (exclusive), sending branchless no-op updates to row `dummy`.
+template <class Acc, class Start, class Advance>
+void matmul_tiles(size_t j0, size_t j1, uint64_t n, const float* xt, size_t stride, float* Y, size_t r, size_t m,
+                  Start&& start, Advance&& advance) {
+    constexpr size_t B = 32;  // columns per tile
+    const uint64_t R = matmul_block_rows(n, stride);
+    std::vector<float> acc(B * stride), acc2(B * stride);
+    using Cursor = decltype(start(size_t(0)));
+    std::vector<Cursor> cur(B);
+    for (size_t jb = j0; jb < j1; jb += B) {
+        const size_t nb = std::min(B, j1 - jb);
+        std::fill(acc.begin(), acc.end(), 0.f);
+        std::fill(acc2.begin(), acc2.end(), 0.f);
+        for (size_t b = 0; b < nb; ++b) cur[b] = start(jb + b);
+        for (uint64_t i0 = 0;; i0 += R) {
+            const uint64_t i1 = std::min(n, i0 + R);
+            const FmaSink<Acc> sink{xt, stride};
+            for (size_t b = 0; b < nb; ++b) {
+                auto s0 = Acc::load_state(&acc[b * stride], stride);
+                auto s1 = Acc::load_state(&acc2[b * stride], stride);
+                advance(cur[b], jb + b, i1, n, sink, s0, s1);
+                Acc::save_state(&acc[b * stride], s0);
+                Acc::save_state(&acc2[b * stride], s1);
+            }
+            if (i1 >= n) break;
+        }
+        for (size_t b = 0; b < nb; ++b)
+            for (size_t c = 0; c < r; ++c) Y[c * m + jb + b] = acc[b * stride + c] + acc2[b * stride + c];
+    }
+}
+
+// Copies `count` floats to `dst` (a row of the decoded matrix). Whole 64-byte
+// cache lines are written with non-temporal stores: the output is not read
+// back, and this spares reading every line before writing it. Lines shared
+// with neighbouring tiles get ordinary stores. Call stream_fence() after.
+inline void copy_out(float* dst, const float* src, size_t count) {
+#if defined(__SSE2__)
+    size_t head = ((64 - (reinterpret_cast<uintptr_t>(dst) & 63)) & 63) / sizeof(float);
+    if ((reinterpret_cast<uintptr_t>(dst) & 3) == 0 && head + 16 <= count) {
+        std::memcpy(dst, src, head * sizeof(float));
+        size_t c = head;
+        for (; c + 16 <= count; c += 16) {
+#if defined(__AVX__)
+            _mm256_stream_ps(dst + c, _mm256_loadu_ps(src + c));
+            _mm256_stream_ps(dst + c + 8, _mm256_loadu_ps(src + c + 8));
+#else
+            for (int q = 0; q < 16; q += 4) _mm_stream_ps(dst + c + q, _mm_loadu_ps(src + c + q));
+#endif
+        }
+        std::memcpy(dst + c, src + c, (count - c) * sizeof(float));
+        return;
+    }
+#endif
+    std::memcpy(dst, src, count * sizeof(float));
+}
+
+inline void stream_fence() {
+#if defined(__SSE2__)
+    _mm_sfence();  // order the non-temporal stores before the thread reports completion
+#endif
+}
+
+// out[:, j0:j1] (n x m, C order) for a columnar format: row-major tiles of
+// up to 64 columns x (64 KiB / columns) rows, plus a spare row for the dummy
+// updates, are zeroed, decoded into column by column, then copied out row by
+// row (long contiguous writes: few cache lines and pages per tile row).
+template <class Start, class Advance>
+void decode_tiles(size_t j0, size_t j1, uint64_t n, size_t m, float* out, Start&& start, Advance&& advance) {
+    const size_t B = std::min<size_t>(64, (std::max<size_t>(j1 - j0, 1) + 15) / 16 * 16);
+    const uint64_t R = 16384 / B;
+    std::vector<float> tile((R + 1) * B);
+    using Cursor = decltype(start(size_t(0)));
+    std::vector<Cursor> cur(B);
+    for (size_t jb = j0; jb < j1; jb += B) {
+        const size_t nb = std::min(B, j1 - jb);
+        for (size_t b = 0; b < nb; ++b) cur[b] = start(jb + b);
+        for (uint64_t i0 = 0;; i0 += R) {
+            const uint64_t i1 = std::min(n, i0 + R);
+            std::fill(tile.begin(), tile.begin() + (i1 - i0 + 1) * B, 0.f);
+            for (size_t b = 0; b < nb; ++b) {
+                const StoreSink sink{tile.data() + b, i0, B};
+                StoreSink::State s0, s1;
+                advance(cur[b], jb + b, i1, i1, sink, s0, s1);
+            }
+            const float* src = tile.data();
+            for (uint64_t i = i0; i < i1; ++i, src += B) copy_out(out + i * m + jb, src, nb);
+            if (i1 >= n) break;
+        }
+    }
+    stream_fence();
+}
+
+// Thread ranges for decoding: rounded to multiples of 16 columns when there
+// are plenty, so that threads do not share the cache lines of output rows.
+inline std::vector<size_t> decode_ranges(const std::vector<uint64_t>& cost, size_t parts) {
+    std::vector<size_t> b = balanced_ranges(cost, parts);
+    const size_t m = cost.size() - 1;
+    if (m >= 64 * parts)
+        for (size_t t = 1; t < parts; ++t) b[t] = std::max(b[t - 1], std::min(m, (b[t] + 8) / 16 * 16));
+    return b;
+}
+
+// Decodes columns [j0, j1) into out (n x m, C order) through a column-major
+// buffer of whole columns. fill(j, col) writes column j (col zeroed before).
+template <class Fill>
+void decode_columns(size_t j0, size_t j1, uint64_t n, size_t m, float* out, Fill&& fill) {
+    const size_t tile = std::max<size_t>(1, std::min<size_t>(16, (size_t(1) << 20) / std::max<uint64_t>(n, 1)));
+    std::vector<float> buf(tile * n);
+    for (size_t jb = j0; jb < j1; jb += tile) {
+        const size_t nb = std::min(tile, j1 - jb);
+        std::fill(buf.begin(), buf.begin() + nb * n, 0.f);
+        for (size_t b = 0; b < nb; ++b) fill(jb + b, buf.data() + b * n);
+        for (uint64_t i = 0; i < n; ++i) {
+            float* dst = out + i * m + jb;
+            for (size_t b = 0; b < nb; ++b) dst[b] = buf[b * n + i];
+        }
+    }
+}
+
+}  // namespace hamsham

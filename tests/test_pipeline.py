@@ -1,0 +1,399 @@
+"""The Snakemake pipeline, run through its command line in temporary copies of the workflow.
+
+Each test copies Snakefile, config.yaml, workflow/, envs/, ext/ and src/ into its
+own folder and runs `snakemake` there (the venv's, beside sys.executable). The
+compiled kernel of the checkout is reused (copied and made newer than ext/, so
+the `kernel` rule does not rebuild it); without one, the `kernel` rule builds it
+once for the session.
+"""
+
+import csv
+import hashlib
+import http.server
+import io
+import json
+import re
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+KERNEL = Path("src") / "hamsham" / "_kernel.so"
+SUBSET = Path(os.environ.get(
+    "HAMSHAM_SUBSET", ROOT.parent / "shared" / "data" / "sham_data_subset.tar.gz"))
+SUBSET_SHA256 = "0799801b739341ca17444dc3034739eb35c39a2bb446661c2e36c76095a68a5e"
+LANDING_PAGE = "https://www.mediafire.com/file/m0cjv959w4melbu/sHAM_data.tar.gz/file"
+
+FORMATS = ["HAM", "sHAM", "CSC", "IM", "CSER", "dense"]
+SPACE_FORMATS = FORMATS + ["HAM-ub", "sHAM-ub"]
+ENERGY_FORMATS = ["HAM", "sHAM", "CSC", "IM", "CSER"]
+COLUMNS = {
+    "matrices": ["matrix", "group", "rows", "cols", "nnz", "density", "distinct"],
+    "space": ["matrix", "format", "bits_per_entry", "ratio_vs_dense"],
+    "energy": ["matrix", "format", "pj_per_entry"],
+    "time": ["matrix", "format", "threads", "rows", "seconds_per_row", "seconds_per_row_std",
+             "max_abs_err"],
+    "nets_space": ["net", "format", "bits_per_entry", "ratio_vs_dense"],
+    "nets_energy": ["net", "format", "pj_per_entry"],
+    "nets_time": ["net", "format", "threads", "rows", "seconds_per_row", "seconds_per_row_std",
+                  "max_abs_err"],
+}
+TABLES = [f"{m}_{p}" for p in ("nets", "benchmark") for m in ("space", "energy", "time")]
+
+
+# ------------------------------------------------------------------ helpers
+
+
+@pytest.fixture(scope="session")
+def kernel_so(tmp_path_factory):
+    """A built src/hamsham/_kernel.so: the checkout's, or one the `kernel` rule builds once."""
+    built = ROOT / KERNEL
+    if built.is_file():
+        return built
+    work = copy_workflow(tmp_path_factory.mktemp("kernel"), kernel=None)
+    result = snakemake(work, str(KERNEL), check=False, timeout=900)
+    assert result.returncode == 0, f"the kernel rule failed:\n{result.stdout[-4000:]}"
+    return work / KERNEL
+
+
+def copy_workflow(dest, kernel):
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "_kernel*.so", "build")
+    shutil.copy2(ROOT / "Snakefile", dest / "Snakefile")
+    shutil.copy2(ROOT / "config.yaml", dest / "config.yaml")
+    for folder in ("workflow", "envs", "ext", "src"):
+        shutil.copytree(ROOT / folder, dest / folder, ignore=ignore)
+    if kernel is not None:
+        shutil.copy2(kernel, dest / KERNEL)
+        os.utime(dest / KERNEL)  # newer than ext/: the kernel rule has nothing to do
+    return dest
+
+
+@pytest.fixture
+def work(tmp_path, kernel_so):
+    return copy_workflow(tmp_path / "wf", kernel_so)
+
+
+def snakemake(work, *args, check=True, timeout=600, profile="default"):
+    """Run snakemake in `work` with the workflow profile (a root Snakefile does not pick
+    up workflow/profiles/default by itself)."""
+    result = subprocess.run(
+        [SNAKEMAKE, "--workflow-profile", f"workflow/profiles/{profile}", "--cores", "2", *args],
+        cwd=work, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    if check:
+        assert result.returncode == 0, f"snakemake {' '.join(args)} failed:\n{result.stdout[-6000:]}"
+    return result
+
+
+def write_config(work, **config):
+    path = Path(work) / "test-config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def read_csv(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def header(path):
+    with open(path, newline="") as handle:
+        return next(csv.reader(handle))
+
+
+def check_outputs(work, dataset):
+    """Aggregated CSVs with exactly the agreed columns, tables and figures, all non-empty."""
+    results = Path(work) / "results" / dataset
+    for name, columns in COLUMNS.items():
+        assert header(results / f"{name}.csv") == columns, name
+    for name in TABLES:
+        for ext in ("tex", "md", "html"):
+            path = results / "tables" / f"{name}.{ext}"
+            assert path.stat().st_size > 0, path
+    from PIL import Image
+
+    for name in TABLES:
+        pdf = Path(work) / "figures" / dataset / f"{name}.pdf"
+        png = pdf.with_suffix(".png")
+        assert pdf.read_bytes()[:5] == b"%PDF-", pdf
+        with Image.open(png) as image:
+            assert image.size[0] > 400 and image.size[1] > 200, png
+    return results
+
+
+def tiny_archive(path, bad=None, prefix="sHAM_data"):
+    """A small archive in the study's layout: two 2-layer nets and one Matrix Market matrix.
+
+    `bad`: text for an extra, malformed layer file.
+    """
+    rng = np.random.default_rng(0)
+    values = np.array([-0.5, -0.25, 0.25, 0.5, 1.0], dtype=np.float32)
+    files = {}
+    for net, density in (("tiny_50-0-4-0-0.91", 0.5), ("tiny_90-0-4-0-0.85", 0.1)):
+        for layer, shape in (("000", (12, 8)), ("001", (8, 3))):
+            W = rng.choice(values, size=shape) * (rng.random(shape) < density)
+            text = "\n".join(",".join(f"{v:.9g}" for v in row) for row in W) + "\n"
+            files[f"nns/data/matrices/{net}_{layer}.csv"] = text.encode()
+    if bad is not None:
+        files["nns/data/matrices/tiny_99-0-4-0-0.5_000.csv"] = bad.encode()
+    entries = [(i % 10 + 1, i // 10 + 1, float(values[i % 5])) for i in range(0, 100, 7)]
+    mtx = f"%%MatrixMarket matrix coordinate real general\n10 10 {len(entries)}\n"
+    mtx += "".join(f"{i} {j} {v:.9g}\n" for i, j, v in entries)
+    files["benchmark/data/matrices/small.mtx"] = mtx.encode()
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"{prefix}/{name}")
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+class serve:
+    """Serve a folder over HTTP on 127.0.0.1 (an ephemeral port) for the block's duration."""
+
+    def __init__(self, folder):
+        self.folder = str(folder)
+
+    def __enter__(self):
+        folder = self.folder
+
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, directory=folder, **kwargs)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+# ------------------------------------------------------------------- tests
+
+
+def test_lint(work):
+    result = snakemake(work, "--lint", check=False)
+    assert result.returncode == 0, result.stdout
+
+
+def test_dry_run_demo(work):
+    result = snakemake(work, "-n")
+    for rule in ("demo_nets", "demo_benchmark", "discover"):
+        assert rule in result.stdout
+    assert not re.search(r"^kernel\s+\d+$", result.stdout, re.MULTILINE)  # reused, not rebuilt
+
+
+def test_dry_run_paper(work, tmp_path):
+    archive = tiny_archive(tmp_path / "tiny.tar.gz")
+    result = snakemake(work, "-n", "--config", "dataset=paper", f"archive={archive}")
+    assert "extract_archive" in result.stdout and "discover" in result.stdout
+
+
+def test_dry_run_slurm_profile(work):
+    result = snakemake(work, "-n", profile="slurm")
+    assert "workflow/profiles/slurm" in result.stdout and "demo_nets" in result.stdout
+
+
+def test_config_is_validated(work):
+    result = snakemake(work, "-n", "--config", "dataset=nonsense", check=False)
+    assert result.returncode != 0
+    assert "dataset" in result.stdout and "nonsense" in result.stdout
+
+
+def test_missing_archive_says_where_to_get_it(work):
+    result = snakemake(work, "-n", "--config", "dataset=paper", check=False)
+    assert result.returncode != 0
+    assert LANDING_PAGE in result.stdout
+    assert "resources/sHAM_data.tar.gz" in result.stdout
+    assert "archive=" in result.stdout
+
+
+@pytest.mark.slow
+def test_paper_run_from_url_of_tiny_archive(work, tmp_path):
+    """Download (local HTTP server) with a checksum, extract, discover, encode, aggregate;
+    a net whose layers are not all timed gets no network time."""
+    (tmp_path / "serve").mkdir()
+    archive = tiny_archive(tmp_path / "serve" / "tiny.tar.gz")
+    with serve(archive.parent) as base:
+        config = write_config(work, dataset="paper", archive=f"{base}/tiny.tar.gz",
+                              archive_sha256=sha256(archive), threads=[1, 2],
+                              timing={"repeats": 3}, time_matrices=["tiny_50-*", "small"])
+        snakemake(work, "results/paper/matrices.csv", "--configfile", config)
+    assert (work / "resources" / "downloads" / "tiny.tar.gz").is_file()
+    results = work / "results" / "paper"
+    for name, columns in COLUMNS.items():
+        assert header(results / f"{name}.csv") == columns, name
+    matrices = read_csv(results / "matrices.csv")
+    assert {row["matrix"] for row in matrices} == {
+        "tiny_50-0-4-0-0.91_000", "tiny_50-0-4-0-0.91_001", "tiny_90-0-4-0-0.85_000",
+        "tiny_90-0-4-0-0.85_001", "small"}
+    small = next(row for row in matrices if row["matrix"] == "small")
+    assert (small["group"], small["rows"], small["cols"], small["nnz"]) == ("benchmark", "10", "10", "15")
+    assert len(read_csv(results / "space.csv")) == 5 * len(SPACE_FORMATS)
+    assert len(read_csv(results / "energy.csv")) == 5 * len(ENERGY_FORMATS)
+    assert len(read_csv(results / "encode.csv")) == 5 * len(FORMATS)
+    time = read_csv(results / "time.csv")
+    assert {row["matrix"] for row in time} == {"tiny_50-0-4-0-0.91_000", "tiny_50-0-4-0-0.91_001", "small"}
+    assert len(time) == 3 * len(FORMATS) * 2
+    nets_time = read_csv(results / "nets_time.csv")
+    assert {row["net"] for row in nets_time} == {"tiny_50-0-4-0-0.91"}
+    assert len(nets_time) == len(FORMATS) * 2
+    layer_sum = sum(float(r["seconds_per_row"]) for r in time
+                    if r["matrix"].startswith("tiny_50") and r["format"] == "HAM" and r["threads"] == "1")
+    net_ham = next(r for r in nets_time if r["format"] == "HAM" and r["threads"] == "1")
+    assert float(net_ham["seconds_per_row"]) == pytest.approx(layer_sum)
+    assert {row["net"] for row in read_csv(results / "nets_space.csv")} == {
+        "tiny_50-0-4-0-0.91", "tiny_90-0-4-0-0.85"}
+
+
+def test_landing_page_url_is_refused_with_advice(work, tmp_path):
+    (tmp_path / "serve").mkdir()
+    (tmp_path / "serve" / "file").write_text("<!DOCTYPE html><html><head><title>MediaFire</title></head></html>")
+    with serve(tmp_path / "serve") as base:
+        config = write_config(work, dataset="paper", archive=f"{base}/file")
+        result = snakemake(work, "--configfile", config, "--until", "download_archive", check=False)
+    assert result.returncode != 0
+    assert "returned an HTML page, not the archive" in result.stdout
+    assert LANDING_PAGE in result.stdout
+    assert not (work / "resources" / "downloads" / "sHAM_data.tar.gz").exists()
+
+
+@pytest.mark.slow
+def test_bad_matrix_file_stops_with_a_clear_message(work, tmp_path):
+    archive = tiny_archive(tmp_path / "bad.tar.gz", bad="1,2,3\n4,five,6\n")
+    config = write_config(work, dataset="paper", archive=str(archive), timing={"repeats": 2})
+    result = snakemake(work, "--configfile", config, check=False)
+    assert result.returncode != 0
+    name = "tiny_99-0-4-0-0.5_000"
+    log = work / "logs" / "paper" / "to_npy" / f"{name}.log"
+    text = log.read_text()
+    assert f"{name}.csv" in text and "ERROR" in text
+    assert "'five' is not a number" in text
+    assert "'five' is not a number" in result.stdout  # the profile's show-failed-logs
+    assert not (work / "resources" / "paper" / "npy" / f"{name}.npy").exists()
+    assert not list((work / "resources" / "paper" / "npy").glob(".*"))  # no temporaries left
+    assert not (work / "results" / "paper" / "space.csv").exists()
+
+
+@pytest.mark.slow
+def test_demo_run_and_report(work):
+    config = write_config(
+        work, threads=[1, 2],
+        demo={"pruning": [50, 95], "clusters": [32, 256], "finetune_epochs": 5,
+              "benchmark": ["bar", "digits"]})
+    snakemake(work, "--configfile", config)
+    results = check_outputs(work, "demo")
+    matrices = read_csv(results / "matrices.csv")
+    nets = {row["matrix"].rsplit("_", 1)[0] for row in matrices if row["group"] == "mlp"}
+    assert len(nets) == 4 and all(net.startswith(("mlp_50-0-", "mlp_95-0-")) for net in nets)
+    assert {row["matrix"] for row in matrices if row["group"] == "benchmark"} == {"bar", "digits"}
+    training = read_csv(results / "demo_training.csv")
+    assert len(training) == 4 and all(0 < float(row["accuracy"]) <= 1 for row in training)
+    for row in matrices:  # quantized nets: at most k nonzero values per layer, plus zero
+        if row["group"] == "mlp":
+            k = int(row["matrix"].split("-")[2])
+            assert int(row["distinct"]) <= k + 1
+    space_md = (results / "tables" / "space_nets.md").read_text()
+    assert "**" in space_md and "mlp_50-0-32-" in space_md
+    assert r"\textbf{" in (results / "tables" / "energy_benchmark.tex").read_text()
+    encode = read_csv(results / "encode.csv")
+    assert len(encode) == len(matrices) * len(FORMATS)
+    assert all(row["roundtrip_exact"] == "True" for row in encode)
+    assert len(read_csv(results / "time.csv")) == len(matrices) * len(FORMATS) * 2
+    assert len(read_csv(results / "nets_time.csv")) == 4 * len(FORMATS) * 2
+    report = work / "report.html"
+    snakemake(work, "--configfile", config, "--report", str(report))
+    assert report.stat().st_size > 100_000
+    text = report.read_text(errors="replace")
+    assert "space_nets.png" in text and "time_benchmark.html" in text
+    # A second run has nothing to do.
+    again = snakemake(work, "--configfile", config, "-n")
+    assert "Nothing to be done" in again.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SUBSET.is_file(), reason=f"{SUBSET} not present")
+def test_paper_subset_agrees_with_the_library(work):
+    timed = ["orsreg_1", "dta_30-0-16-0-0.23243_014"]
+    config = write_config(work, dataset="paper", archive=str(SUBSET), archive_sha256=SUBSET_SHA256,
+                          time_matrices=timed, threads=[1, 2])
+    snakemake(work, "--configfile", config, timeout=1200)
+    results = check_outputs(work, "paper")
+    manifest = json.loads(SUBSET.with_name("sham_data_subset.manifest.json").read_text())
+    by_name = {Path(entry["file"]).stem: entry for entry in manifest}
+    assert len(by_name) == 38
+
+    matrices = {row["matrix"]: row for row in read_csv(results / "matrices.csv")}
+    assert set(matrices) == set(by_name)
+    space = {(r["matrix"], r["format"]): r for r in read_csv(results / "space.csv")}
+    energy = {(r["matrix"], r["format"]): r for r in read_csv(results / "energy.csv")}
+    nets_space = {(r["net"], r["format"]): r for r in read_csv(results / "nets_space.csv")}
+    nets_energy = {(r["net"], r["format"]): r for r in read_csv(results / "nets_energy.csv")}
+
+    sys.path.insert(0, str(work / "src"))
+    try:
+        import hamsham
+    finally:
+        sys.path.pop(0)
+    for name, entry in by_name.items():
+        W = np.load(work / "resources" / "paper" / "npy" / f"{name}.npy")
+        assert W.dtype == np.float32
+        assert hashlib.sha256(np.ascontiguousarray(W).tobytes()).hexdigest() == entry["sha256_float32"]
+        row = matrices[name]
+        assert (int(row["rows"]), int(row["cols"]), int(row["nnz"]), int(row["distinct"])) == (
+            entry["rows"], entry["cols"], entry["nnz"], entry["distinct"])
+        expected_space = hamsham.paper_space(W)
+        for fmt in SPACE_FORMATS:
+            got = float(space[(name, fmt)]["bits_per_entry"])
+            assert got == pytest.approx(expected_space[fmt], rel=1e-12), (name, fmt)
+            assert float(space[(name, fmt)]["ratio_vs_dense"]) == pytest.approx(got / 32, rel=1e-12)
+        expected_energy = hamsham.paper_energy(W)
+        for fmt in ENERGY_FORMATS:
+            assert float(energy[(name, fmt)]["pj_per_entry"]) == pytest.approx(
+                expected_energy[fmt], rel=1e-12), (name, fmt)
+        if name.startswith(("vgg", "dta")):  # one layer per net in the subset
+            net = name.rsplit("_", 1)[0]
+            net_space, net_energy = hamsham.network_space([W]), hamsham.network_energy([W])
+            for fmt in SPACE_FORMATS:
+                assert float(nets_space[(net, fmt)]["bits_per_entry"]) == pytest.approx(
+                    net_space[fmt], rel=1e-12), (net, fmt)
+            for fmt in ENERGY_FORMATS:
+                assert float(nets_energy[(net, fmt)]["pj_per_entry"]) == pytest.approx(
+                    net_energy[fmt], rel=1e-12), (net, fmt)
+
+    time = read_csv(results / "time.csv")
+    assert {row["matrix"] for row in time} == set(timed)
+    assert len(time) == len(timed) * len(FORMATS) * 2
+    from hamsham.timing import paper_input
+
+    for name in timed:
+        W = np.load(work / "resources" / "paper" / "npy" / f"{name}.npy").astype(np.float64)
+        scale = np.abs(paper_input(W.shape[0]).astype(np.float64) @ W).max()
+        for row in (r for r in time if r["matrix"] == name):
+            assert row["rows"] == "8" and float(row["seconds_per_row"]) > 0
+            assert float(row["max_abs_err"]) <= 1e-5 * scale, row
+    nets_time = read_csv(results / "nets_time.csv")
+    assert {row["net"] for row in nets_time} == {"dta_30-0-16-0-0.23243"}
+    space_md = (results / "tables" / "space_nets.md").read_text()
+    assert "vgg_30-0-32-0-0.9952" in space_md and "**" in space_md
