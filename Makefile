@@ -26,7 +26,7 @@ test: install
 	$(PY) -m pytest -q
 
 run: install
-	$(VENV)/bin/snakemake --cores $(CORES)
+	$(VENV)/bin/snakemake --workflow-profile workflow/profiles/default --cores $(CORES)
 
 bench: install
 	$(PY) bench/bench.py

@@ -1,0 +1,158 @@
+"""One of the paper's figures, as PDF and PNG.
+
+nets: the measure against the pruning level, one panel per (architecture, k)
+(and per thread count for time), one line per format; benchmark: grouped bars
+per matrix, one bar per format. Log scale on the value axis.
+"""
+
+import os
+
+from _pipeline import atomic_path, log, log_to
+
+log_to(snakemake.log[0])  # noqa: F821
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("MPLCONFIGDIR", os.path.join(os.path.dirname(os.path.abspath(snakemake.log[0])), ".mpl"))  # noqa: F821
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+from _results import MEASURES, formats_for, load  # noqa: E402
+
+STYLE = {
+    "HAM": ("#1f77b4", "o"),
+    "sHAM": ("#ff7f0e", "s"),
+    "CSC": ("#2ca02c", "^"),
+    "IM": ("#d62728", "v"),
+    "CSER": ("#9467bd", "D"),
+    "dense": ("#7f7f7f", "x"),
+}
+BOUND_OF = {"HAM-ub": "HAM", "sHAM-ub": "sHAM"}
+
+plt.rcParams.update({
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "legend.fontsize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "savefig.bbox": "tight",
+})
+
+
+def empty_figure(text):
+    fig, ax = plt.subplots(figsize=(6, 2), layout="constrained")
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=11)
+    return fig
+
+
+def finish_log_axis(ax):
+    ax.set_yscale("log")
+    ax.grid(True, which="major", alpha=0.35)
+    ax.grid(True, which="minor", alpha=0.12)
+
+
+def nets_figure(table, measure, formats, dataset):
+    spec = MEASURES[measure]
+    bounds = [b for b in spec["bounds"] if BOUND_OF[b] in formats]
+    threads = sorted(table["threads"].unique()) if measure == "time" else [None]
+    archs = list(dict.fromkeys(table["arch"]))
+    ks = {a: sorted(table[table.arch == a]["clusters"].unique()) for a in archs}
+    ncols = max(len(v) for v in ks.values())
+    panels = [(a, t) for a in archs for t in threads]
+    fig, axes = plt.subplots(len(panels), ncols, figsize=(4.2 * ncols + 0.4, 3.1 * len(panels)),
+                             squeeze=False, sharey="row", layout="constrained")
+    for r, (arch, t) in enumerate(panels):
+        for c in range(ncols):
+            ax = axes[r][c]
+            if c >= len(ks[arch]):
+                ax.set_visible(False)
+                continue
+            k = ks[arch][c]
+            part = table[(table.arch == arch) & (table.clusters == k)]
+            if t is not None:
+                part = part[part.threads == t]
+            levels = sorted(part["pruning"].unique())
+            x = {p: i for i, p in enumerate(levels)}
+            for fmt in formats + bounds:
+                rows = part[part.format == fmt].sort_values("pruning")
+                if rows.empty:
+                    continue
+                color, marker = STYLE[BOUND_OF.get(fmt, fmt)]
+                if fmt in BOUND_OF:
+                    ax.plot(rows["pruning"].map(x), rows["value"], ls="--", lw=1.0, color=color, alpha=0.8)
+                else:
+                    ax.plot(rows["pruning"].map(x), rows["value"], marker=marker, ms=4, lw=1.5,
+                            color=color, ls=":" if fmt == "dense" else "-")
+            ax.set_xticks(range(len(levels)), [str(int(p)) for p in levels])
+            title = f"{arch}, k = {int(k)}"
+            if t is not None:
+                title += f", {int(t)} thread{'s' if t > 1 else ''}"
+            ax.set_title(title)
+            ax.set_xlabel("pruning (%)")
+            if c == 0:
+                ax.set_ylabel(spec["label"])
+            finish_log_axis(ax)
+    handles = [Line2D([], [], color=STYLE[f][0], marker=STYLE[f][1], ls=":" if f == "dense" else "-",
+                      label=f) for f in formats]
+    handles += [Line2D([], [], color=STYLE[BOUND_OF[b]][0], ls="--", label=f"{b} (upper bound)")
+                for b in bounds]
+    fig.suptitle(f"{spec['title']} of the compressed networks ({dataset})", fontsize=11)
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 8), frameon=False)
+    return fig
+
+
+def benchmark_figure(table, measure, formats, dataset):
+    spec = MEASURES[measure]
+    threads = sorted(table["threads"].unique()) if measure == "time" else [None]
+    keys = list(dict.fromkeys(table["key"]))
+    fig, axes = plt.subplots(len(threads), 1, figsize=(max(6.0, 1.3 * len(keys) + 2.5), 3.4 * len(threads)),
+                             squeeze=False, layout="constrained")
+    width = 0.8 / len(formats)
+    for r, t in enumerate(threads):
+        ax = axes[r][0]
+        part = table if t is None else table[table.threads == t]
+        for i, fmt in enumerate(formats):
+            rows = part[part.format == fmt].set_index("key").reindex(keys)
+            xs = np.arange(len(keys)) + (i - (len(formats) - 1) / 2) * width
+            ax.bar(xs, rows["value"], width=width, color=STYLE[fmt][0], label=fmt,
+                   edgecolor="white", linewidth=0.4)
+        ax.set_xticks(range(len(keys)), keys, rotation=15 if len(keys) > 4 else 0)
+        ax.set_ylabel(spec["label"])
+        if t is not None:
+            ax.set_title(f"{int(t)} thread{'s' if t > 1 else ''}")
+        finish_log_axis(ax)
+        ax.grid(False, axis="x", which="both")
+    handles = [Patch(color=STYLE[f][0], label=f) for f in formats]
+    fig.suptitle(f"{spec['title']} of the benchmark matrices ({dataset})", fontsize=11)
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False)
+    return fig
+
+
+def main(sm):
+    measure, part, dataset = sm.wildcards.measure, sm.wildcards.part, sm.wildcards.dataset
+    table = load(measure, part, sm.input.data, sm.input.inventory)
+    formats = [f for f in formats_for(measure, sm.params.formats) if f in set(table["format"])]
+    what = "networks" if part == "nets" else "benchmark matrices"
+    table = table[table["value"] > 0] if not table.empty else table
+    if table.empty or not formats:
+        fig = empty_figure(f"No {what} with {measure} results in the {dataset} dataset.")
+    elif part == "nets":
+        fig = nets_figure(table, measure, formats, dataset)
+    else:
+        fig = benchmark_figure(table, measure, formats, dataset)
+    for key in ("pdf", "png"):
+        with atomic_path(sm.output[key]) as tmp:
+            fig.savefig(tmp, format=key, dpi=150)
+    plt.close(fig)
+    log(f"{sm.output.png}, {sm.output.pdf}: {len(table)} values")
+
+
+main(snakemake)  # noqa: F821

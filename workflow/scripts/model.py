@@ -1,0 +1,45 @@
+"""The paper's model for one matrix: its statistics, space (psi) and energy per entry.
+
+Usage: model.py --kernel K --npy W.npy --matrix NAME --group G
+                --stats OUT.csv --space OUT.csv --energy OUT.csv
+"""
+
+import argparse
+
+from _pipeline import heartbeat, log, use_src, write_csv
+
+SPACE = ["HAM", "sHAM", "CSC", "IM", "CSER", "dense", "HAM-ub", "sHAM-ub"]
+ENERGY = ["HAM", "sHAM", "CSC", "IM", "CSER"]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    for name in ("kernel", "npy", "matrix", "group", "stats", "space", "energy"):
+        parser.add_argument(f"--{name}", required=True)
+    args = parser.parse_args(argv)
+    use_src(args.kernel)
+
+    import numpy as np
+
+    import hamsham
+
+    W = np.load(args.npy)
+    n, m = W.shape
+    nnz = int(np.count_nonzero(W))
+    distinct = int(np.unique(W).size)
+    with heartbeat(f"space model of {args.matrix} ({n} x {m})"):
+        space = hamsham.paper_space(W)
+    with heartbeat(f"energy model of {args.matrix}"):
+        energy = hamsham.paper_energy(W)
+    write_csv(args.stats, ["matrix", "group", "rows", "cols", "nnz", "density", "distinct"],
+              [[args.matrix, args.group, n, m, nnz, nnz / (n * m), distinct]])
+    write_csv(args.space, ["matrix", "format", "bits_per_entry", "ratio_vs_dense"],
+              [[args.matrix, f, float(space[f]), float(space[f]) / 32.0] for f in SPACE if f in space])
+    write_csv(args.energy, ["matrix", "format", "pj_per_entry"],
+              [[args.matrix, f, float(energy[f])] for f in ENERGY if f in energy])
+    log(f"{args.matrix}: nnz {nnz}, {distinct} distinct; psi "
+        + ", ".join(f"{f} {space[f]:.4g}" for f in SPACE if f in space))
+
+
+if __name__ == "__main__":
+    main()
