@@ -23,7 +23,7 @@ kernel: $(VENV)/.installed
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH bash ext/build.sh build/ext
 
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -rs
 
 run: install
 	$(VENV)/bin/snakemake --workflow-profile workflow/profiles/default --cores $(CORES)
