@@ -80,6 +80,7 @@ checkpoint discover:
         inventory="results/{dataset}/inventory.csv",
     params:
         root=lambda wildcards: data_root(wildcards.dataset),
+        archive=lambda wildcards: ARCHIVE if wildcards.dataset == "paper" else "",
     log:
         "logs/{dataset}/discover.log",
     conda:

@@ -3,6 +3,8 @@
 import contextlib
 import csv
 import os
+import re
+import socket
 import sys
 import tempfile
 import threading
@@ -40,10 +42,19 @@ def log_to(path):
 
 @contextlib.contextmanager
 def atomic_path(path, suffix=None):
-    """Yield a temporary path beside `path`; rename it onto `path` only on success."""
+    """Yield a temporary path beside `path`; rename it onto `path` only on success.
+
+    The temporary is `.<name>.<host>.<pid>.<random><suffix>` in the output's own
+    folder (never a shared temporary folder, never a fixed name): two jobs or two
+    runs never share one. On an error it is removed; one left by a killed process
+    (same host, pid no longer running) is removed when the output is next written.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent)
+    suffix = suffix or path.suffix or ".tmp"
+    remove_stale_temporaries(path, suffix)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_HOST}.{os.getpid()}.", suffix=suffix,
+                               dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -53,6 +64,35 @@ def atomic_path(path, suffix=None):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname().split(".")[0]) or "host"
+
+
+def remove_stale_temporaries(path, suffix):
+    """Remove the temporaries of `path` that a killed process of this host left behind."""
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.{re.escape(_HOST)}\.(\d+)\.[A-Za-z0-9_]+"
+                         rf"{re.escape(suffix)}")
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(path.parent):
+            match = pattern.fullmatch(entry.name)
+            if match and not _running(int(match[1])):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                log(f"removed {entry.path}, a temporary left by a killed process")
+
+
+def _running(pid):
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _umask():
@@ -91,10 +131,14 @@ def heartbeat(what, every=10.0):
     thread.start()
     try:
         yield
-    finally:
+    except BaseException:
         stop.set()
         thread.join()
-        log(f"{what}: done in {time.perf_counter() - start:.2f} s")
+        log(f"{what}: failed after {time.perf_counter() - start:.2f} s")
+        raise
+    stop.set()
+    thread.join()
+    log(f"{what}: done in {time.perf_counter() - start:.2f} s")
 
 
 def fail(message, code=1):

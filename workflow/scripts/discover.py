@@ -20,18 +20,20 @@ def cell(value):
 
 def main(sm):
     root = Path(sm.params.root)
+    # dataset=paper: say which archive the extracted files came from.
+    origin = f" (extracted from {sm.params.archive})" if sm.params.archive else ""
     try:
         entries = discover(root)
     except InputError as err:  # names the file or folder and the problem
-        fail(str(err))
+        fail(f"{err}{origin}")
     if not entries:
         fail(f"{root}: no matrices found (expected nns/data/matrices/<net>_<layer>.csv "
-             "or benchmark/data/matrices/<name>.<mtx|csv|txt>)")
+             f"or benchmark/data/matrices/<name>.<mtx|csv|txt>){origin}")
     counts = Counter(entry.name for entry in entries)
     clashes = sorted(name for name, count in counts.items() if count > 1)
     if clashes:
         paths = [str(entry.path) for entry in entries if entry.name in clashes]
-        fail(f"matrix names must be unique (file stems), but these repeat: {clashes}: {paths}")
+        fail(f"matrix names must be unique (file stems), but these repeat: {clashes}: {paths}{origin}")
     entries = sorted(entries, key=lambda e: (e.group == "benchmark", e.group, e.net or "", e.name))
     rows = []
     for entry in entries:

@@ -1,6 +1,15 @@
-"""Check (optional sha256) and safely extract the study's archive."""
+"""Check (optional sha256) and safely extract the study's archive.
+
+hamsham.archive.safe_extract unpacks into a hidden sibling of the output folder
+(`.data.partial-<hex>`) and renames it into place when complete; a run killed
+meanwhile leaves that sibling behind, as big as the archive. Snakemake's lock
+makes this job the only writer of the output folder, so any such sibling is
+stale and is removed first.
+"""
 
 import hashlib
+import re
+import shutil
 from pathlib import Path
 
 from _pipeline import fail, heartbeat, log, log_to, use_src
@@ -20,13 +29,26 @@ def sha256(path):
     return digest.hexdigest()
 
 
+def remove_stale_siblings(dest):
+    """Remove what an extraction killed before completion left beside `dest`."""
+    stale = re.compile(rf"\.{re.escape(dest.name)}\.(partial|old)-[0-9a-f]+")
+    if not dest.parent.is_dir():
+        return
+    for path in dest.parent.iterdir():
+        if stale.fullmatch(path.name) and path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+            log(f"removed {path}, left by an interrupted extraction")
+
+
 def main(sm):
     archive, dest = Path(sm.input.archive), Path(sm.output[0])
+    remove_stale_siblings(dest)
     expected = (sm.params.sha256 or "").lower()
     if expected:
         actual = sha256(archive)
         if actual != expected:
-            fail(f"{archive}: sha256 is {actual}, but archive_sha256 says {expected}")
+            fail(f"{archive}: sha256 mismatch: the file has {actual}, archive_sha256 expects "
+                 f"{expected}; nothing was extracted")
         log(f"{archive}: sha256 {actual} as expected")
     try:
         with heartbeat(f"extracting {archive} into {dest}"):
