@@ -143,6 +143,7 @@ class SHAM(_KernelBacked):
         if len(zero):  # renumber into the code over nonzeros (the same order without zero)
             symbols -= (symbols > zero[0]).astype(np.uint32)
         words, offsets = kernel.pack(symbols, code.codewords, code.lengths, col_ptr)
+        del symbols  # before narrowing the row indices: keeps the encoder's peak memory down
         return cls({**_code_arrays(code), "words": words, "bit_offsets": offsets,
                     "row_index": rows.astype(index_dtype(n), copy=False), "col_ptr": col_ptr}, W.shape)
 
@@ -211,8 +212,15 @@ class CSC(EncodedMatrix):
 
     @classmethod
     def encode(cls, W):
-        csc = scipy.sparse.csc_array(W)
-        return cls({"data": csc.data, "indices": csc.indices, "indptr": csc.indptr}, W.shape)
+        # The kernel's column listing, not scipy's dense conversion (int64 coordinates: 5x W's memory).
+        table = ValueTable.of(W)
+        zero = np.flatnonzero(table.values == 0)
+        col_ptr, rows, symbols = kernel.column_listing(W, table.values, int(zero[0]) if len(zero) else -1, False)
+        data = table.values[symbols]
+        del symbols
+        index = np.int32 if max(W.shape[0], len(rows)) < 2**31 else np.int64
+        return cls({"data": data, "indices": rows.view(np.int32) if index is np.int32 else rows.astype(index),
+                    "indptr": col_ptr.astype(index)}, W.shape)
 
     def to_dense(self):
         return self._csc.toarray()
