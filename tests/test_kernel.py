@@ -728,6 +728,165 @@ def test_matmul_rejects_bad_x():
         assert M.matmul(np.ones((2, 20), np.float32), -1).shape == (2, 6)
 
 
+# --- encoder primitives: CSC and CSER arrays, column listings --------------------------
+
+ENCODER_MATRICES = [(1, 1), (0, 4), (5, 0), (37, 11), (300, 7), (260, 3)]
+
+
+@pytest.mark.parametrize("shape", ENCODER_MATRICES)
+@pytest.mark.parametrize("k", [1, 3, 40])
+def test_csc_arrays_match_scipy(shape, k):
+    import scipy.sparse
+    rng = np.random.default_rng(seed_of("csc", shape, k))
+    W = random_matrix(rng, *shape, k, density=rng.uniform(0, 1))
+    W[W == 0] = np.float32(-0.0) if rng.random() < 0.5 else 0  # -0.0 is zero too
+    data, indices, indptr = K.csc_arrays(W)
+    ref = scipy.sparse.csc_array(W)
+    ref.sort_indices()
+    assert data.dtype == np.float32 and indices.dtype == indptr.dtype == np.int32
+    assert np.array_equal(data, ref.data) and np.array_equal(indices, ref.indices)
+    assert np.array_equal(indptr, ref.indptr)
+
+
+@pytest.mark.parametrize("shape", ENCODER_MATRICES)
+@pytest.mark.parametrize("k", [1, 2, 12, 300])
+def test_cser_arrays_match_the_reference_layout(shape, k):
+    rng = np.random.default_rng(seed_of("cser", shape, k))
+    W = random_matrix(rng, *shape, k, density=rng.uniform(0.1, 0.9))
+    vals = symbol_order(W)[0].astype(np.float32)
+    col_dtype = np.uint8 if shape[0] <= 256 else np.uint16
+    value_dtype = np.uint8 if len(vals) <= 256 else np.uint16
+    ci, vi, vp, rp = K.cser_arrays(W, vals, col_dtype, value_dtype)
+    _, (_, ci0, vi0, vp0, rp0) = encode_cser(W, col_dtype, value_dtype, np.uint64)
+    assert ci.dtype == col_dtype and vi.dtype == value_dtype
+    assert vp.dtype == rp.dtype == np.uint32  # uint64 only when needed
+    for got, ref in ((ci, ci0), (vi, vi0), (vp, vp0), (rp, rp0)):
+        assert np.array_equal(got.astype(np.uint64), ref.astype(np.uint64))
+    assert np.array_equal(K.CserMatrix(vals, ci, vi, vp, rp, shape[0]).decode(2), W)
+
+
+def test_cser_arrays_rejects():
+    W = np.array([[1, 2], [1, 3]], np.float32)
+    vals = np.array([1, 2, 3], np.float32)
+    with pytest.raises(ValueError, match="not in values"):
+        K.cser_arrays(W, vals[:2], np.uint8, np.uint8)
+    with pytest.raises(ValueError, match="col_dtype"):
+        K.cser_arrays(np.zeros((300, 1), np.float32) + np.eye(300, 1, dtype=np.float32), np.array([0, 1], np.float32),
+                      np.uint8, np.uint8)
+    with pytest.raises(ValueError, match="value_dtype"):
+        K.cser_arrays(W, vals, np.uint8, np.int8)
+
+
+@pytest.mark.parametrize("by_symbol", [False, True])
+def test_column_listing_row_dtype_and_renumber(by_symbol):
+    rng = np.random.default_rng(25)
+    W = random_matrix(rng, 200, 9, 20, density=0.5)
+    vals = symbol_order(W)[0].astype(np.float32)
+    skip = int(np.flatnonzero(vals == 0)[0])
+    cp, rows, sym = K.column_listing(W, vals, skip, by_symbol)
+    assert rows.dtype == sym.dtype == np.uint32 and cp.dtype == np.int64
+    cp2, rows2, sym2 = K.column_listing(W, vals, skip, by_symbol, np.uint8, True)
+    assert rows2.dtype == np.uint8 and np.array_equal(cp2, cp) and np.array_equal(rows2, rows)
+    assert np.array_equal(sym2, sym - (sym > skip))  # the code without the skipped symbol
+    cols = np.repeat(np.arange(9), np.diff(cp))
+    assert np.array_equal(W[rows, cols], vals[sym]) and not (sym == skip).any()
+    with pytest.raises(ValueError, match="row_dtype"):
+        K.column_listing(np.zeros((300, 2), np.float32), np.zeros(1, np.float32), -1, False, np.uint8)
+
+
+# --- arrays kept by reference ---------------------------------------------------------
+
+def test_matrices_keep_their_large_arrays_read_only():
+    # The large arrays are referenced, not copied, and made read-only; the small ones
+    # (bit offsets, column and row pointers, values) are copied and left alone.
+    rng = np.random.default_rng(21)
+    W = random_matrix(rng, 60, 9, 12, density=0.5)
+    H, (code, words, bo) = encode_ham(W)
+    assert not words.flags.writeable and bo.flags.writeable
+    S, (code, swords, sbo, ri, cp) = encode_sham(W, np.uint16)
+    assert not swords.flags.writeable and not ri.flags.writeable and cp.flags.writeable and sbo.flags.writeable
+    C, (values, ci, vi, vp, rp) = encode_cser(W, np.uint16, np.uint8, np.uint32)
+    assert not ci.flags.writeable and not vi.flags.writeable and not vp.flags.writeable
+    assert values.flags.writeable and rp.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        ri[0] = 1
+    # A rejected construction leaves the arrays as they were.
+    w = words.copy()
+    with pytest.raises(ValueError):
+        K.HamMatrix(code, w, bo, -1)
+    assert w.flags.writeable
+
+
+def test_matrices_outlive_the_python_references():
+    import gc
+    rng = np.random.default_rng(22)
+    W = random_matrix(rng, 80, 11, 20, density=0.4)
+    mats = [encode_ham(W)[0], encode_sham(W)[0], encode_cser(W)[0]]  # the arrays are dropped here
+    gc.collect()
+    junk = [np.full(4096, 7, np.uint32) for _ in range(64)]  # reuse freed memory, if any was freed
+    for M in mats:
+        assert np.array_equal(M.decode(2), W)
+        check_product(M, W, rng, 8, 2)
+    del junk
+
+
+def test_unaligned_arrays_are_copied():
+    rng = np.random.default_rng(23)
+    W = random_matrix(rng, 50, 7, 9, density=0.6)
+    _, (code, words, bo) = encode_ham(W)
+    buf = np.zeros(words.nbytes + 1, np.uint8)
+    unaligned = np.frombuffer(buf.data, np.uint32, count=words.size, offset=1)
+    unaligned_buf = buf[1:].view()  # writable alias of the same bytes
+    unaligned_buf[:] = words.view(np.uint8)
+    assert not unaligned.flags.aligned
+    H = K.HamMatrix(code, unaligned, bo, 50)
+    buf[:] = 0xFF  # the matrix holds its own aligned copy
+    assert np.array_equal(H.decode(), W)
+
+
+def test_changed_arrays_never_read_out_of_bounds():
+    # Writing into the kept arrays through a writable alias (a view made before they
+    # were marked read-only) gives wrong numbers or a ValueError, never an access out of
+    # bounds (`make test-sanitize` runs this under ASan).
+    rng = np.random.default_rng(24)
+    W = random_matrix(rng, 70, 13, 25, density=0.5)
+    W[W == 0] = 0.5
+    X = rng.standard_normal((5, 70)).astype(np.float32)
+    for trial in range(30):
+        _, (code, words, bo, ri, cp) = encode_sham(W, np.uint8)
+        _, (values, ci, vi, vp, rp) = encode_cser(W, np.uint16, np.uint8, np.uint32)
+        words, ri, ci, vi, vp = (a.copy() for a in (words, ri, ci, vi, vp))  # fresh, writable
+        alias = {name: a.view() for name, a in (("ri", ri), ("ci", ci), ("vi", vi), ("vp", vp), ("words", words))}
+        S = K.ShamMatrix(code, words, bo, ri, cp, 70)
+        C = K.CserMatrix(values, ci, vi, vp, rp, 70)
+        for name, a in alias.items():
+            assert a.flags.writeable
+            big = np.iinfo(a.dtype).max
+            a[rng.integers(0, a.size, 1 + trial % 5)] = big if trial % 2 else rng.integers(0, big, dtype=a.dtype)
+        for M in (S, C):
+            for call in (lambda: M.decode(1 + trial % 3), lambda: M.matmul(X, 1 + trial % 2)):
+                try:
+                    call()
+                except ValueError as err:
+                    assert "corrupted" in str(err)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="no CPU affinity on this platform")
+def test_threads_leave_the_callers_cpu_affinity_alone():
+    # Worker threads get an affinity mask at creation (off the caller's CPU); the caller's
+    # own mask, which later threads inherit, must never change.
+    rng = np.random.default_rng(26)
+    before = os.sched_getaffinity(0)
+    for n, m in ((64, 40), (300, 200)):  # small products: workers often exit before the caller goes on
+        W = random_matrix(rng, n, m, 9, density=0.5)
+        X = rng.standard_normal((2, n)).astype(np.float32)
+        for M in (encode_ham(W)[0], encode_sham(W)[0], encode_cser(W)[0]):
+            for _ in range(60):
+                M.matmul(X, 2)
+                M.decode(2)
+                assert os.sched_getaffinity(0) == before
+
+
 def test_concurrent_python_threads():
     # The GIL is released during products; concurrent calls share one matrix safely.
     rng = np.random.default_rng(18)

@@ -154,7 +154,8 @@ inline void ham_advance_general(const Code& code, const uint32_t* words, Cursor&
 }
 
 // sHAM: nonzeros [cur.next, p_stop) of a column (last: p_stop is the
-// column's end); up to two codewords per lookup.
+// column's end); up to two codewords per lookup. Rows are sent to the sink
+// clamped to at most `dummy`.
 template <class Idx, class Sink>
 inline void sham_advance(const Code& code, const uint32_t* words, Cursor& cur, uint64_t start, uint64_t end,
                          const Idx* rows, uint64_t p_stop, bool last, uint64_t dummy, size_t j, const Sink& sink,
@@ -180,8 +181,11 @@ inline void sham_advance(const Code& code, const uint32_t* words, Cursor& cur, u
                 bits = tab.bits0[idx];
                 two = false;
             }
-            const uint64_t row1 = rows[p + two];  // in range either way
-            sink.put(s0, rows[p], tab.value[2 * idx]);
+            // rows[p + two] is in range either way. Row indices are clamped to the dummy row: the
+            // array is viewed, not copied, and must not lead out of bounds if changed later.
+            const uint64_t row0 = std::min<uint64_t>(rows[p], dummy);
+            const uint64_t row1 = std::min<uint64_t>(rows[p + two], dummy);
+            sink.put(s0, row0, tab.value[2 * idx]);
             sink.put(s1, select_u64(two, row1, dummy), keep_if(two, tab.value[2 * idx + 1]));
             p += 1 + two;
             pos += bits;
@@ -192,7 +196,7 @@ inline void sham_advance(const Code& code, const uint32_t* words, Cursor& cur, u
         float v;
         const unsigned len = code.decode_slow(peek64(words, pos), v, T + 1);
         if (!len) corrupted("sHAM", j, "invalid codeword", pos, start, end);
-        sink.put(s0, rows[p], v);
+        sink.put(s0, std::min<uint64_t>(rows[p], dummy), v);
         ++p;
         pos += len;
     }

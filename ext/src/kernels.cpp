@@ -85,11 +85,11 @@ void pack_write(const uint32_t* symbols, size_t n_symbols, const uint64_t* codew
 // ---------------------------------------------------------------------------
 // HAM
 
-HamMatrix::HamMatrix(std::shared_ptr<const Code> code, std::vector<uint32_t> words, std::vector<uint64_t> bit_offsets,
-                     uint64_t n_rows)
-    : code_(std::move(code)), words_(std::move(words)), offsets_(std::move(bit_offsets)), n_(n_rows) {
+HamMatrix::HamMatrix(std::shared_ptr<const Code> code, View<uint32_t> words, std::vector<uint64_t> bit_offsets,
+                     uint64_t n_rows, Keep keep)
+    : code_(std::move(code)), words_(words), offsets_(std::move(bit_offsets)), n_(n_rows), keep_(std::move(keep)) {
     if (!code_) throw std::invalid_argument("HamMatrix: code is None");
-    check_offsets("HamMatrix", offsets_, words_.size());
+    check_offsets("HamMatrix", offsets_, words_.size);
     // Very sparse (code "0" for zero and < 1.03 bits per entry, so at most 3%
     // nonzeros): skip zero runs with clz. Otherwise table lookups (each up to
     // two symbols with the zeros around them) are faster.
@@ -126,7 +126,7 @@ void HamMatrix::matmul(const float* X, size_t r, float* Y, long threads) const {
                 bounds[t], bounds[t + 1], n_, xt.get(), stride, Y, r, m,
                 [&](size_t j) { return Cursor{offsets_[j], 0}; },
                 [&](Cursor& c, size_t j, uint64_t stop, uint64_t dummy, const auto& sink, auto& s0, auto& s1) {
-                    ham_advance(*code_, zero_runs_, words_.data(), offsets_, c, j, stop, dummy, n_, sink, s0, s1);
+                    ham_advance(*code_, zero_runs_, words_.data, offsets_, c, j, stop, dummy, n_, sink, s0, s1);
                 });
         });
     });
@@ -136,11 +136,12 @@ void HamMatrix::decode(float* out, long threads) const {
     const size_t m = n_cols();
     const size_t parts = resolve_threads(threads, m);
     const std::vector<size_t> bounds = decode_ranges(cost_, parts);
+    prefault_output(out, n_ * m, parts);
     run_parallel(parts, [&](size_t t) {
         decode_tiles(
             bounds[t], bounds[t + 1], n_, m, out, [&](size_t j) { return Cursor{offsets_[j], 0}; },
             [&](Cursor& c, size_t j, uint64_t stop, uint64_t dummy, const auto& sink, auto& s0, auto& s1) {
-                ham_advance(*code_, zero_runs_, words_.data(), offsets_, c, j, stop, dummy, n_, sink, s0, s1);
+                ham_advance(*code_, zero_runs_, words_.data, offsets_, c, j, stop, dummy, n_, sink, s0, s1);
             });
     });
 }
@@ -148,16 +149,17 @@ void HamMatrix::decode(float* out, long threads) const {
 // ---------------------------------------------------------------------------
 // sHAM
 
-ShamMatrix::ShamMatrix(std::shared_ptr<const Code> code, std::vector<uint32_t> words, std::vector<uint64_t> bit_offsets,
-                       IndexArray row_index, std::vector<int64_t> col_ptr, uint64_t n_rows)
+ShamMatrix::ShamMatrix(std::shared_ptr<const Code> code, View<uint32_t> words, std::vector<uint64_t> bit_offsets,
+                       IndexArray row_index, std::vector<int64_t> col_ptr, uint64_t n_rows, Keep keep)
     : code_(std::move(code)),
-      words_(std::move(words)),
+      words_(words),
       offsets_(std::move(bit_offsets)),
-      rows_(std::move(row_index)),
+      rows_(row_index),
       col_ptr_(std::move(col_ptr)),
-      n_(n_rows) {
+      n_(n_rows),
+      keep_(std::move(keep)) {
     if (!code_) throw std::invalid_argument("ShamMatrix: code is None");
-    check_offsets("ShamMatrix", offsets_, words_.size());
+    check_offsets("ShamMatrix", offsets_, words_.size);
     const size_t m = offsets_.size() - 1;
     if (col_ptr_.size() != m + 1)
         throw std::invalid_argument("ShamMatrix: col_ptr has " + num(col_ptr_.size()) +
@@ -222,7 +224,7 @@ void ShamMatrix::matmul(const float* X, size_t r, float* Y, long threads) const 
                     bounds[t], bounds[t + 1], n_, xt.get(), stride, Y, r, m,
                     [&](size_t j) { return Cursor{offsets_[j], static_cast<uint64_t>(col_ptr_[j])}; },
                     [&](Cursor& c, size_t j, uint64_t stop, uint64_t dummy, const auto& sink, auto& s0, auto& s1) {
-                        sham_advance_to_row(*code_, words_.data(), offsets_, col_ptr_, ri, n_, c, j, stop, dummy, sink,
+                        sham_advance_to_row(*code_, words_.data, offsets_, col_ptr_, ri, n_, c, j, stop, dummy, sink,
                                             s0, s1);
                     });
             });
@@ -234,13 +236,14 @@ void ShamMatrix::decode(float* out, long threads) const {
     const size_t m = n_cols();
     const size_t parts = resolve_threads(threads, m);
     const std::vector<size_t> bounds = decode_ranges(cost_, parts);
+    prefault_output(out, n_ * m, parts);
     rows_.visit([&](const auto* ri) {
         run_parallel(parts, [&](size_t t) {
             decode_tiles(
                 bounds[t], bounds[t + 1], n_, m, out,
                 [&](size_t j) { return Cursor{offsets_[j], static_cast<uint64_t>(col_ptr_[j])}; },
                 [&](Cursor& c, size_t j, uint64_t stop, uint64_t dummy, const auto& sink, auto& s0, auto& s1) {
-                    sham_advance_to_row(*code_, words_.data(), offsets_, col_ptr_, ri, n_, c, j, stop, dummy, sink,
+                    sham_advance_to_row(*code_, words_.data, offsets_, col_ptr_, ri, n_, c, j, stop, dummy, sink,
                                         s0, s1);
                 });
         });
@@ -250,19 +253,21 @@ void ShamMatrix::decode(float* out, long threads) const {
 // ---------------------------------------------------------------------------
 // CSER
 
-CserMatrix::CserMatrix(std::vector<float> values, IndexArray col_index, std::vector<uint32_t> value_index,
-                       std::vector<uint64_t> value_ptr, std::vector<uint64_t> row_ptr, uint64_t n_rows)
+CserMatrix::CserMatrix(std::vector<float> values, IndexArray col_index, IndexArray value_index, IndexArray value_ptr,
+                       std::vector<uint64_t> row_ptr, uint64_t n_rows, Keep keep)
     : values_(std::move(values)),
-      col_index_(std::move(col_index)),
-      value_index_(std::move(value_index)),
-      value_ptr_(std::move(value_ptr)),
+      col_index_(col_index),
+      value_index_(value_index),
+      value_ptr_(value_ptr),
       row_ptr_(std::move(row_ptr)),
-      n_(n_rows) {
+      n_(n_rows),
+      keep_(std::move(keep)) {
     const char* who = "CserMatrix";
     auto fail = [&](const std::string& msg) { throw std::invalid_argument(std::string(who) + ": " + msg); };
     if (row_ptr_.empty()) fail("row_ptr must have m + 1 >= 1 entries");
     const size_t m = row_ptr_.size() - 1;
     const uint64_t n_oi = value_index_.size(), n_ci = col_index_.size(), n_o = values_.size();
+    const IndexArray& vp = value_ptr_;
     if (row_ptr_[0] != 0) fail("row_ptr[0] must be 0, got " + num(row_ptr_[0]));
     for (size_t j = 0; j < m; ++j)
         if (row_ptr_[j + 1] < row_ptr_[j])
@@ -270,19 +275,19 @@ CserMatrix::CserMatrix(std::vector<float> values, IndexArray col_index, std::vec
                  " < row_ptr[" + num(j) + "] = " + num(row_ptr_[j]));
     if (row_ptr_[m] != n_oi)
         fail("row_ptr[-1] = " + num(row_ptr_[m]) + " must equal len(value_index) = " + num(n_oi));
-    if (value_ptr_.size() != n_oi + 1)
-        fail("value_ptr has " + num(value_ptr_.size()) + " entries, expected len(value_index) + 1 = " + num(n_oi + 1));
-    if (value_ptr_[0] != 0) fail("value_ptr[0] must be 0, got " + num(value_ptr_[0]));
+    if (vp.size() != n_oi + 1)
+        fail("value_ptr has " + num(vp.size()) + " entries, expected len(value_index) + 1 = " + num(n_oi + 1));
+    if (vp.at(0) != 0) fail("value_ptr[0] must be 0, got " + num(vp.at(0)));
     for (size_t p = 0; p < n_oi; ++p)
-        if (value_ptr_[p + 1] < value_ptr_[p])
-            fail("value_ptr must be non-decreasing, but value_ptr[" + num(p + 1) + "] = " + num(value_ptr_[p + 1]) +
-                 " < value_ptr[" + num(p) + "] = " + num(value_ptr_[p]));
-    if (value_ptr_[n_oi] != n_ci)
-        fail("value_ptr[-1] = " + num(value_ptr_[n_oi]) + " must equal len(col_index) = " + num(n_ci));
+        if (vp.at(p + 1) < vp.at(p))
+            fail("value_ptr must be non-decreasing, but value_ptr[" + num(p + 1) + "] = " + num(vp.at(p + 1)) +
+                 " < value_ptr[" + num(p) + "] = " + num(vp.at(p)));
+    if (vp.at(n_oi) != n_ci)
+        fail("value_ptr[-1] = " + num(vp.at(n_oi)) + " must equal len(col_index) = " + num(n_ci));
     if (n_o == 0 && n_ > 0 && m > 0) fail("values is empty: it needs at least the background value O[0]");
     for (size_t p = 0; p < n_oi; ++p)
-        if (value_index_[p] < 1 || value_index_[p] >= n_o)
-            fail("value_index[" + num(p) + "] = " + num(value_index_[p]) + " must be in 1..len(values) - 1 = " +
+        if (value_index_.at(p) < 1 || value_index_.at(p) >= n_o)
+            fail("value_index[" + num(p) + "] = " + num(value_index_.at(p)) + " must be in 1..len(values) - 1 = " +
                  num(n_o ? n_o - 1 : 0) + " (0 is the background value)");
     // Rows: < n, ascending within each value's list, and disjoint within a
     // column (a marker per row when n is not much larger than the input,
@@ -293,12 +298,12 @@ CserMatrix::CserMatrix(std::vector<float> values, IndexArray col_index, std::vec
     col_index_.visit([&](const auto* ci) {
         for (size_t j = 0; j < m; ++j) {
             for (uint64_t p = row_ptr_[j]; p < row_ptr_[j + 1]; ++p)
-                for (uint64_t q = value_ptr_[p]; q < value_ptr_[p + 1]; ++q) {
+                for (uint64_t q = vp.at(p), q1 = vp.at(p + 1); q < q1; ++q) {
                     const uint64_t row = ci[q];
                     if (row >= n_)
                         fail("col_index[" + num(q) + "] = " + num(row) + " is out of range for n_rows = " + num(n_) +
                              " (column " + num(j) + ")");
-                    if (q > value_ptr_[p] && row <= ci[q - 1])
+                    if (q > vp.at(p) && row <= ci[q - 1])
                         fail("row positions must be strictly ascending for each value, but col_index[" + num(q) +
                              "] = " + num(row) + " follows " + num(ci[q - 1]) + " (column " + num(j) + ")");
                     if (markers) {
@@ -306,7 +311,7 @@ CserMatrix::CserMatrix(std::vector<float> values, IndexArray col_index, std::vec
                         seen[row] = 1;
                     }
                 }
-            const uint64_t q0 = value_ptr_[row_ptr_[j]], q1 = value_ptr_[row_ptr_[j + 1]];
+            const uint64_t q0 = vp.at(row_ptr_[j]), q1 = vp.at(row_ptr_[j + 1]);
             if (markers) {
                 for (uint64_t q = q0; q < q1; ++q) seen[ci[q]] = 0;
             } else {
@@ -322,8 +327,22 @@ CserMatrix::CserMatrix(std::vector<float> values, IndexArray col_index, std::vec
     // Work per column: listed rows plus its values.
     cost_.assign(m + 1, 0);
     for (size_t j = 0; j < m; ++j)
-        cost_[j + 1] = cost_[j] + (value_ptr_[row_ptr_[j + 1]] - value_ptr_[row_ptr_[j]]) +
-                       (row_ptr_[j + 1] - row_ptr_[j]) + 1;
+        cost_[j + 1] = cost_[j] + (vp.at(row_ptr_[j + 1]) - vp.at(row_ptr_[j])) + (row_ptr_[j + 1] - row_ptr_[j]) + 1;
+}
+
+// The entries [q0, q1) of col_index listed under value group p, and the group's value.
+// Viewed arrays are clamped on every read: a later change cannot make these reads leave
+// col_index or values (see kernels.hpp).
+struct CserGroup {
+    uint64_t q0, q1;
+    float value;
+};
+
+inline CserGroup cser_group(const IndexArray& value_ptr, const IndexArray& value_index,
+                            const std::vector<float>& values, uint64_t n_ci, uint64_t p) {
+    const uint64_t q0 = std::min(value_ptr.at(p), n_ci), q1 = std::min(value_ptr.at(p + 1), n_ci);
+    const uint64_t v = std::min<uint64_t>(value_index.at(p), values.size() - 1);  // values is not empty here
+    return {q0, q1, values[v]};
 }
 
 void CserMatrix::matmul(const float* X, size_t r, float* Y, long threads) const {
@@ -338,20 +357,32 @@ void CserMatrix::matmul(const float* X, size_t r, float* Y, long threads) const 
         for (uint64_t i = 0; i < n_; ++i)
             for (size_t c = 0; c < stride; ++c) total[c] += xt[i * stride + c];
     const std::vector<size_t> bounds = balanced_ranges(cost_, parts);
+    const uint64_t n_ci = col_index_.size(), n = n_;
     col_index_.visit([&](const auto* ci) {
         with_acc(stride, [&](auto tag) {
             using Acc = typename decltype(tag)::type;
             run_parallel(parts, [&](size_t t) {
-                std::vector<float> store(3 * stride, 0.f);
-                Acc acc(&store[0], stride), sum(&store[stride], stride), listed(&store[2 * stride], stride);
+                std::vector<float> store(4 * stride, 0.f);
+                Acc acc(&store[0], stride), sum(&store[stride], stride), sum2(&store[2 * stride], stride),
+                    listed(&store[3 * stride], stride);
                 const float* x = xt.get();
                 for (size_t j = bounds[t]; j < bounds[t + 1]; ++j) {
                     acc.zero();
                     listed.zero();
                     for (uint64_t p = row_ptr_[j]; p < row_ptr_[j + 1]; ++p) {
+                        const CserGroup g = cser_group(value_ptr_, value_index_, values_, n_ci, p);
+                        // Two independent sums (the additions' latency, not their number, bounds a
+                        // single chain). Row n of Xt is zeros: a clamped index adds nothing.
                         sum.zero();
-                        for (uint64_t q = value_ptr_[p]; q < value_ptr_[p + 1]; ++q) sum.add(x + ci[q] * stride);
-                        acc.fma(sum, values_[value_index_[p]]);
+                        sum2.zero();
+                        uint64_t q = g.q0;
+                        for (; q + 2 <= g.q1; q += 2) {
+                            sum.add(x + std::min<uint64_t>(ci[q], n) * stride);
+                            sum2.add(x + std::min<uint64_t>(ci[q + 1], n) * stride);
+                        }
+                        if (q < g.q1) sum.add(x + std::min<uint64_t>(ci[q], n) * stride);
+                        sum.add(sum2);
+                        acc.fma(sum, g.value);
                         if (bg) listed.add(sum);
                     }
                     if (bg) acc.background(total.data(), listed, background_);
@@ -366,13 +397,16 @@ void CserMatrix::decode(float* out, long threads) const {
     const size_t m = n_cols();
     const size_t parts = resolve_threads(threads, m);
     const std::vector<size_t> bounds = balanced_ranges(cost_, parts);
+    prefault_output(out, n_ * m, parts);
+    const uint64_t n_ci = col_index_.size();
     col_index_.visit([&](const auto* ci) {
         run_parallel(parts, [&](size_t t) {
             decode_columns(bounds[t], bounds[t + 1], n_, m, out, [&](size_t j, float* col) {
                 if (background_ != 0.f || !is_pos_zero(background_)) std::fill(col, col + n_, background_);
                 for (uint64_t p = row_ptr_[j]; p < row_ptr_[j + 1]; ++p) {
-                    const float v = values_[value_index_[p]];
-                    for (uint64_t q = value_ptr_[p]; q < value_ptr_[p + 1]; ++q) col[ci[q]] = v;
+                    const CserGroup g = cser_group(value_ptr_, value_index_, values_, n_ci, p);
+                    // n >= 1 here: a nonempty col_index passed the check row < n.
+                    for (uint64_t q = g.q0; q < g.q1; ++q) col[std::min<uint64_t>(ci[q], n_ - 1)] = g.value;
                 }
             });
         });

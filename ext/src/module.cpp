@@ -1,5 +1,12 @@
 // Python bindings of the hamsham kernel: NumPy argument checks (dtype, shape,
-// contiguity), copies into owned buffers, and GIL release around the work.
+// contiguity), and GIL release around the work.
+//
+// The matrix classes keep references to the large NumPy arrays they are given
+// instead of copying them, and mark those arrays read-only (their `writeable`
+// flag is cleared; an unaligned array is copied instead). Small arrays (bit
+// offsets, column pointers, the code, CSER's values and row_ptr) are copied.
+// A viewed array that is still changed (through another view of its memory)
+// gives wrong results but no out-of-bounds access: see kernels.hpp.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -20,7 +27,6 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the kernel assumes a l
 
 template <class T> const char* type_name();
 template <> const char* type_name<uint8_t>() { return "uint8"; }
-template <> const char* type_name<uint16_t>() { return "uint16"; }
 template <> const char* type_name<uint32_t>() { return "uint32"; }
 template <> const char* type_name<uint64_t>() { return "uint64"; }
 template <> const char* type_name<int64_t>() { return "int64"; }
@@ -59,25 +65,64 @@ std::vector<T> copy_1d(const py::array& a, const std::string& where, const char*
     return std::vector<T>(v.first, v.first + v.second);
 }
 
-// uint8, uint16 or uint32 indices.
-IndexArray index_array(const py::array& a, const std::string& where, const char* name) {
-    IndexArray out;
-    if (has_dtype<uint8_t>(a)) {
-        out.width = 1;
-        out.u8 = copy_1d<uint8_t>(a, where, name);
-    } else if (has_dtype<uint16_t>(a)) {
-        out.width = 2;
-        out.u16 = copy_1d<uint16_t>(a, where, name);
-    } else if (has_dtype<uint32_t>(a)) {
-        out.width = 4;
-        out.u32 = copy_1d<uint32_t>(a, where, name);
-    } else {
-        bad(where, std::string(name) + " must be a 1-D uint8, uint16 or uint32 array, got " + describe(a));
+// The NumPy arrays a matrix views: kept alive as long as the matrix, and made read-only
+// once the matrix is built. Matrices are destroyed by their Python wrapper, with the GIL held.
+struct Keeper {
+    std::vector<py::array> arrays;
+
+    void freeze() {
+        for (auto& a : arrays)
+            if (a.writeable()) a.attr("setflags")(py::arg("write") = false);
     }
-    return out;
+};
+
+// The matrix built from arrays kept by `keeper`, those arrays now read-only.
+template <class M>
+M* frozen(M* matrix, Keeper* keeper) {
+    keeper->freeze();
+    return matrix;
 }
 
-// uint32 or uint64 pointers, widened to uint64.
+// Keeps `a` or, if it is not aligned, an aligned copy; returns its data.
+const void* keep_array(const py::array& a, Keeper& keeper) {
+    if (!(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_)) {
+        py::array copy(a.dtype(), std::vector<py::ssize_t>{a.shape(0)});
+        if (a.nbytes()) std::memcpy(copy.mutable_data(), a.data(), static_cast<size_t>(a.nbytes()));
+        keeper.arrays.push_back(copy);
+        return copy.data();
+    }
+    keeper.arrays.push_back(a);
+    return a.data();
+}
+
+// A 1-D C-contiguous array of exactly type T, viewed (and kept).
+template <class T>
+View<T> borrow_1d(const py::array& a, const std::string& where, const char* name, Keeper& keeper) {
+    const size_t size = view_1d<T>(a, where, name).second;
+    return View<T>{static_cast<const T*>(keep_array(a, keeper)), size};
+}
+
+// Unsigned integers of the given widths (bytes: 1, 2, 4, 8), viewed (and kept).
+IndexArray index_array(const py::array& a, const std::string& where, const char* name, Keeper& keeper,
+                       std::initializer_list<unsigned> widths) {
+    IndexArray out;
+    std::string names;
+    for (unsigned w : widths) {
+        const bool match = w == 1 ? has_dtype<uint8_t>(a) : w == 2 ? has_dtype<uint16_t>(a)
+                           : w == 4 ? has_dtype<uint32_t>(a) : has_dtype<uint64_t>(a);
+        names += (names.empty() ? "" : ", ") + std::string("uint") + std::to_string(8 * w);
+        if (match && a.ndim() == 1) {
+            if (!(a.flags() & py::array::c_style)) bad(where, std::string(name) + " must be C-contiguous");
+            out.width = w;
+            out.n = static_cast<size_t>(a.shape(0));
+            out.data = keep_array(a, keeper);
+            return out;
+        }
+    }
+    bad(where, std::string(name) + " must be a 1-D array of " + names + ", got " + describe(a));
+}
+
+// uint32 or uint64 pointers, copied and widened to uint64 (m + 1 entries: small).
 std::vector<uint64_t> pointer_array(const py::array& a, const std::string& where, const char* name) {
     if (has_dtype<uint32_t>(a)) {
         auto v = view_1d<uint32_t>(a, where, name);
@@ -228,13 +273,18 @@ PYBIND11_MODULE(_kernel, m) {
                    " table_bits=" + std::to_string(c.table_bits()) + ">";
         });
 
-    py::class_<HamMatrix>(m, "HamMatrix", "HAM: every entry of an n x m matrix, column-major, Huffman coded.")
+    py::class_<HamMatrix>(m, "HamMatrix",
+                          "HAM: every entry of an n x m matrix, column-major, Huffman coded. Keeps a reference to "
+                          "`words` (not a copy) and makes it read-only.")
         .def(py::init([](std::shared_ptr<Code> code, const py::array& words, const py::array& bit_offsets,
                          int64_t n_rows) {
                  const std::string where = "HamMatrix";
-                 return new HamMatrix(std::move(code), copy_1d<uint32_t>(words, where, "words"),
-                                      copy_1d<uint64_t>(bit_offsets, where, "bit_offsets"),
-                                      check_rows(n_rows, where));
+                 auto keeper = std::make_shared<Keeper>();
+                 const View<uint32_t> w = borrow_1d<uint32_t>(words, where, "words", *keeper);
+                 Keeper* kept = keeper.get();
+                 return frozen(new HamMatrix(std::move(code), w, copy_1d<uint64_t>(bit_offsets, where, "bit_offsets"),
+                                             check_rows(n_rows, where), std::move(keeper)),
+                               kept);
              }),
              py::arg("code"), py::arg("words"), py::arg("bit_offsets"), py::arg("n_rows"))
         .def("matmul", [](const HamMatrix& s, const py::array& X, long t) { return matmul(s, X, t, "HamMatrix"); },
@@ -247,14 +297,21 @@ PYBIND11_MODULE(_kernel, m) {
         .def_property_readonly("shape", [](const HamMatrix& s) { return py::make_tuple(s.n_rows(), s.n_cols()); })
         .def_property_readonly("code", [](const HamMatrix& s) { return std::const_pointer_cast<Code>(s.code()); });
 
-    py::class_<ShamMatrix>(m, "ShamMatrix", "sHAM: CSC layout whose nonzero values are Huffman coded.")
+    py::class_<ShamMatrix>(m, "ShamMatrix",
+                           "sHAM: CSC layout whose nonzero values are Huffman coded. Keeps references to `words` "
+                           "and `row_index` (not copies) and makes them read-only.")
         .def(py::init([](std::shared_ptr<Code> code, const py::array& words, const py::array& bit_offsets,
                          const py::array& row_index, const py::array& col_ptr, int64_t n_rows) {
                  const std::string where = "ShamMatrix";
-                 return new ShamMatrix(std::move(code), copy_1d<uint32_t>(words, where, "words"),
-                                       copy_1d<uint64_t>(bit_offsets, where, "bit_offsets"),
-                                       index_array(row_index, where, "row_index"),
-                                       copy_1d<int64_t>(col_ptr, where, "col_ptr"), check_rows(n_rows, where));
+                 auto keeper = std::make_shared<Keeper>();
+                 const View<uint32_t> w = borrow_1d<uint32_t>(words, where, "words", *keeper);
+                 const IndexArray rows = index_array(row_index, where, "row_index", *keeper, {1, 2, 4});
+                 Keeper* kept = keeper.get();
+                 return frozen(new ShamMatrix(std::move(code), w,
+                                              copy_1d<uint64_t>(bit_offsets, where, "bit_offsets"), rows,
+                                              copy_1d<int64_t>(col_ptr, where, "col_ptr"), check_rows(n_rows, where),
+                                              std::move(keeper)),
+                               kept);
              }),
              py::arg("code"), py::arg("words"), py::arg("bit_offsets"), py::arg("row_index"), py::arg("col_ptr"),
              py::arg("n_rows"))
@@ -269,17 +326,21 @@ PYBIND11_MODULE(_kernel, m) {
         .def_property_readonly("shape", [](const ShamMatrix& s) { return py::make_tuple(s.n_rows(), s.n_cols()); })
         .def_property_readonly("code", [](const ShamMatrix& s) { return std::const_pointer_cast<Code>(s.code()); });
 
-    py::class_<CserMatrix>(m, "CserMatrix", "CSER (Wiedemann et al.): per column, the rows owned by each value.")
+    py::class_<CserMatrix>(m, "CserMatrix",
+                           "CSER (Wiedemann et al.): per column, the rows owned by each value. Keeps references to "
+                           "`col_index`, `value_index` and `value_ptr` (not copies) and makes them read-only.")
         .def(py::init([](const py::array& values, const py::array& col_index, const py::array& value_index,
                          const py::array& value_ptr, const py::array& row_ptr, int64_t n_rows) {
                  const std::string where = "CserMatrix";
-                 IndexArray vi = index_array(value_index, where, "value_index");
-                 std::vector<uint32_t> vi32(vi.size());
-                 for (size_t i = 0; i < vi32.size(); ++i) vi32[i] = static_cast<uint32_t>(vi.at(i));
-                 return new CserMatrix(copy_1d<float>(values, where, "values"),
-                                       index_array(col_index, where, "col_index"), std::move(vi32),
-                                       pointer_array(value_ptr, where, "value_ptr"),
-                                       pointer_array(row_ptr, where, "row_ptr"), check_rows(n_rows, where));
+                 auto keeper = std::make_shared<Keeper>();
+                 std::vector<float> vals = copy_1d<float>(values, where, "values");
+                 const IndexArray ci = index_array(col_index, where, "col_index", *keeper, {1, 2, 4});
+                 const IndexArray vi = index_array(value_index, where, "value_index", *keeper, {1, 2, 4});
+                 const IndexArray vp = index_array(value_ptr, where, "value_ptr", *keeper, {4, 8});
+                 Keeper* kept = keeper.get();
+                 return frozen(new CserMatrix(std::move(vals), ci, vi, vp, pointer_array(row_ptr, where, "row_ptr"),
+                                              check_rows(n_rows, where), std::move(keeper)),
+                               kept);
              }),
              py::arg("values"), py::arg("col_index"), py::arg("value_index"), py::arg("value_ptr"), py::arg("row_ptr"),
              py::arg("n_rows"))

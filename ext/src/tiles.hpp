@@ -156,7 +156,8 @@ struct StoreSink {  // writes one column of a row-major tile (`width` floats per
     float* tile;
     uint64_t base;
     size_t width;
-    void put(State&, uint64_t row, float v) const { tile[(row - base) * width] = v; }
+    uint64_t spare;  // the tile's spare row: rows outside [base, base + spare) land there
+    void put(State&, uint64_t row, float v) const { tile[std::min<uint64_t>(row - base, spare) * width] = v; }
 };
 
 // Row blocks: Xt slices of about 512 KiB stay in cache while a tile of
@@ -235,8 +236,10 @@ inline void stream_fence() {
 // row (long contiguous writes: few cache lines and pages per tile row).
 template <class Start, class Advance>
 void decode_tiles(size_t j0, size_t j1, uint64_t n, size_t m, float* out, Start&& start, Advance&& advance) {
-    const size_t B = std::min<size_t>(64, (std::max<size_t>(j1 - j0, 1) + 15) / 16 * 16);
-    const uint64_t R = 16384 / B;
+    // Blocks of at most 64 columns, of equal widths (68 columns: 2 x 34, not 64 + 4); the
+    // tile's row stride is the block's width, so that no zeroing or copying is wasted.
+    const size_t w = std::max<size_t>(j1 - j0, 1), blocks = (w + 63) / 64, B = (w + blocks - 1) / blocks;
+    const uint64_t R = std::max<size_t>(16, 16384 / B);
     std::vector<float> tile((R + 1) * B);
     using Cursor = decltype(start(size_t(0)));
     std::vector<Cursor> cur(B);
@@ -245,18 +248,31 @@ void decode_tiles(size_t j0, size_t j1, uint64_t n, size_t m, float* out, Start&
         for (size_t b = 0; b < nb; ++b) cur[b] = start(jb + b);
         for (uint64_t i0 = 0;; i0 += R) {
             const uint64_t i1 = std::min(n, i0 + R);
-            std::fill(tile.begin(), tile.begin() + (i1 - i0 + 1) * B, 0.f);
+            std::fill(tile.begin(), tile.begin() + (i1 - i0 + 1) * nb, 0.f);
             for (size_t b = 0; b < nb; ++b) {
-                const StoreSink sink{tile.data() + b, i0, B};
+                const StoreSink sink{tile.data() + b, i0, nb, i1 - i0};
                 StoreSink::State s0, s1;
                 advance(cur[b], jb + b, i1, i1, sink, s0, s1);
             }
             const float* src = tile.data();
-            for (uint64_t i = i0; i < i1; ++i, src += B) copy_out(out + i * m + jb, src, nb);
+            for (uint64_t i = i0; i < i1; ++i, src += nb) copy_out(out + i * m + jb, src, nb);
             if (i1 >= n) break;
         }
     }
     stream_fence();
+}
+
+// Touches every page of a fresh output of `count` floats, the pages split between the
+// threads, before several threads decode into it: the OS then zeroes the pages in
+// parallel (decoding threads own columns, so each would fault in every page of the
+// output, one after the other). Worth a second round of threads only for large outputs.
+inline void prefault_output(float* out, uint64_t count, size_t parts) {
+    constexpr uint64_t kPage = 4096 / sizeof(float);
+    if (parts <= 1 || count < (uint64_t(1) << 22)) return;  // < 16 MiB
+    run_parallel(parts, [&](size_t t) {
+        const uint64_t p0 = count * t / parts, p1 = count * (t + 1) / parts;
+        for (uint64_t p = p0; p < p1; p += kPage) out[p] = 0.f;  // the decoders overwrite everything
+    });
 }
 
 // Thread ranges for decoding: rounded to multiples of 16 columns when there
@@ -264,7 +280,7 @@ void decode_tiles(size_t j0, size_t j1, uint64_t n, size_t m, float* out, Start&
 inline std::vector<size_t> decode_ranges(const std::vector<uint64_t>& cost, size_t parts) {
     std::vector<size_t> b = balanced_ranges(cost, parts);
     const size_t m = cost.size() - 1;
-    if (m >= 64 * parts)
+    if (m >= 32 * parts)
         for (size_t t = 1; t < parts; ++t) b[t] = std::max(b[t - 1], std::min(m, (b[t] + 8) / 16 * 16));
     return b;
 }

@@ -10,7 +10,6 @@ the dense matrix from its index map (the study's protocol), dense uses BLAS.
 from them, validated (a corrupted structure raises ValueError, never crashes).
 """
 import os
-from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse
@@ -139,13 +138,11 @@ class SHAM(_KernelBacked):
         table = ValueTable.of(W)
         code = HuffmanCode.of(table.without_zero())
         zero = np.flatnonzero(table.values == 0)
-        col_ptr, rows, symbols = kernel.column_listing(W, table.values, int(zero[0]) if len(zero) else -1, False)
-        if len(zero):  # renumber into the code over nonzeros (the same order without zero)
-            symbols -= (symbols > zero[0]).astype(np.uint32)
+        col_ptr, rows, symbols = kernel.column_listing(  # symbols renumbered into the code over nonzeros
+            W, table.values, int(zero[0]) if len(zero) else -1, False, row_dtype=index_dtype(n), renumber=True)
         words, offsets = kernel.pack(symbols, code.codewords, code.lengths, col_ptr)
-        del symbols  # before narrowing the row indices: keeps the encoder's peak memory down
         return cls({**_code_arrays(code), "words": words, "bit_offsets": offsets,
-                    "row_index": rows.astype(index_dtype(n), copy=False), "col_ptr": col_ptr}, W.shape)
+                    "row_index": rows, "col_ptr": col_ptr}, W.shape)
 
 
 class CSER(_KernelBacked):
@@ -159,41 +156,14 @@ class CSER(_KernelBacked):
 
     @classmethod
     def encode(cls, W):
-        n, m = W.shape
-        layout = cser_layout(W, ValueTable.of(W))
-        arrays = {
-            "values": layout.table.values,
-            "col_index": layout.rows.astype(index_dtype(n), copy=False),
-            "value_index": layout.symbols[layout.starts].astype(index_dtype(max(layout.table.k, 1))),
-            "value_ptr": _pointers(np.append(layout.starts, len(layout.rows))),
-            "row_ptr": _pointers(np.searchsorted(layout.starts, layout.col_ptr)),
-        }
-        return cls(arrays, W.shape)
+        return cls(cser_arrays(W, ValueTable.of(W)), W.shape)
 
 
-@dataclass(frozen=True)
-class CserLayout:
-    """The entries of W that differ from the background value O[0], column by column and,
-    within a column, grouped by value (symbol order) with rows ascending."""
-
-    table: ValueTable  # O: the values in symbol order
-    col_ptr: np.ndarray  # int64[m + 1]
-    rows: np.ndarray  # uint32: colI
-    symbols: np.ndarray  # uint32: the value of each listed entry
-    starts: np.ndarray  # int64: where each (column, value) group starts: OPtr without its final entry
-
-
-def cser_layout(W, table: ValueTable) -> CserLayout:
-    """The CSER listing of the float32 matrix W, whose value table is `table`."""
-    col_ptr, rows, symbols = kernel.column_listing(W, table.values, 0 if table.k else -1, True)
-    new_group = np.ones(len(rows), bool)
-    new_group[1:] = symbols[1:] != symbols[:-1]
-    new_group[col_ptr[:-1][col_ptr[:-1] < len(rows)]] = True  # every column starts a group
-    return CserLayout(table, col_ptr, rows, symbols, np.flatnonzero(new_group))
-
-
-def _pointers(p):
-    return p.astype(np.uint32 if (len(p) == 0 or p[-1] < 2**32) else np.uint64)
+def cser_arrays(W, table: ValueTable) -> dict:
+    """CSER's arrays (MODEL.md) of the float32 matrix W whose value table is `table`."""
+    n = W.shape[0]
+    arrays = kernel.cser_arrays(W, table.values, index_dtype(n), index_dtype(max(table.k, 1)))
+    return {"values": table.values, **dict(zip(("col_index", "value_index", "value_ptr", "row_ptr"), arrays))}
 
 
 class CSC(EncodedMatrix):
@@ -212,15 +182,8 @@ class CSC(EncodedMatrix):
 
     @classmethod
     def encode(cls, W):
-        # The kernel's column listing, not scipy's dense conversion (int64 coordinates: 5x W's memory).
-        table = ValueTable.of(W)
-        zero = np.flatnonzero(table.values == 0)
-        col_ptr, rows, symbols = kernel.column_listing(W, table.values, int(zero[0]) if len(zero) else -1, False)
-        data = table.values[symbols]
-        del symbols
-        index = np.int32 if max(W.shape[0], len(rows)) < 2**31 else np.int64
-        return cls({"data": data, "indices": rows.view(np.int32) if index is np.int32 else rows.astype(index),
-                    "indptr": col_ptr.astype(index)}, W.shape)
+        data, indices, indptr = kernel.csc_arrays(W)  # int32 indices as SciPy's, int64 when needed
+        return cls({"data": data, "indices": indices, "indptr": indptr}, W.shape)
 
     def to_dense(self):
         return self._csc.toarray()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hamsham.bits import bitreq
-from hamsham.formats import cser_layout
+from hamsham.formats import cser_arrays
 from hamsham.huffman import HuffmanCode, code_ub_space
 from hamsham.values import ValueTable, as_matrix, merge
 
@@ -82,16 +82,17 @@ class LayerStats:
 
 
 def _cser_counts(W: np.ndarray, table: ValueTable) -> CserCounts:
-    layout = cser_layout(W, table)
+    cser = cser_arrays(W, table)
     n, m = W.shape
-    groups = len(layout.starts)
-    columns_with_background = int(np.count_nonzero(np.diff(layout.col_ptr) < n))
+    groups = len(cser["value_index"])  # (column, value != O[0]) pairs
+    listed_per_column = np.diff(cser["value_ptr"][cser["row_ptr"]].astype(np.int64))
+    columns_with_background = int(np.count_nonzero(listed_per_column < n))
     return CserCounts(
-        values=layout.table.k,
-        col_index=len(layout.rows),
+        values=table.k,
+        col_index=len(cser["col_index"]),
         value_index=groups,
-        value_ptr=groups + 1,
-        row_ptr=m + 1,
+        value_ptr=len(cser["value_ptr"]),
+        row_ptr=len(cser["row_ptr"]),
         extra_values=groups + columns_with_background - m,
     )
 
