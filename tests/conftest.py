@@ -14,3 +14,15 @@ def subset_entries(tmp_path_factory):
     from hamsham.archive import discover, safe_extract
 
     return discover(safe_extract(SUBSET, tmp_path_factory.mktemp("subset") / "data"))
+
+
+@pytest.fixture(autouse=True)
+def split_even_tiny_matrices():
+    """Tests use small matrices: let the kernel split them across threads anyway, so the
+    multi-thread paths are exercised (by default small products stay on one thread)."""
+    from hamsham.kernel import kernel
+
+    default = kernel.min_work_per_thread()
+    kernel.set_min_work_per_thread(0)
+    yield
+    kernel.set_min_work_per_thread(default)

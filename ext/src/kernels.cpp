@@ -116,7 +116,7 @@ void HamMatrix::matmul(const float* X, size_t r, float* Y, long threads) const {
     const size_t m = n_cols();
     if (r == 0 || m == 0) return;
     const size_t stride = padded_width(r);
-    const size_t parts = resolve_threads(threads, m);
+    const size_t parts = resolve_threads(threads, m, (cost_.back() - cost_.front()) * r);
     const std::unique_ptr<float[]> xt = transpose_x(X, r, n_, stride, parts);
     const std::vector<size_t> bounds = balanced_ranges(cost_, parts);
     with_acc(stride, [&](auto tag) {
@@ -134,7 +134,7 @@ void HamMatrix::matmul(const float* X, size_t r, float* Y, long threads) const {
 
 void HamMatrix::decode(float* out, long threads) const {
     const size_t m = n_cols();
-    const size_t parts = resolve_threads(threads, m);
+    const size_t parts = resolve_threads(threads, m, cost_.back() - cost_.front());
     const std::vector<size_t> bounds = decode_ranges(cost_, parts);
     prefault_output(out, n_ * m, parts);
     run_parallel(parts, [&](size_t t) {
@@ -213,7 +213,7 @@ void ShamMatrix::matmul(const float* X, size_t r, float* Y, long threads) const 
     const size_t m = n_cols();
     if (r == 0 || m == 0) return;
     const size_t stride = padded_width(r);
-    const size_t parts = resolve_threads(threads, m);
+    const size_t parts = resolve_threads(threads, m, (cost_.back() - cost_.front()) * r);
     const std::unique_ptr<float[]> xt = transpose_x(X, r, n_, stride, parts);
     const std::vector<size_t> bounds = balanced_ranges(cost_, parts);
     rows_.visit([&](const auto* ri) {
@@ -234,7 +234,7 @@ void ShamMatrix::matmul(const float* X, size_t r, float* Y, long threads) const 
 
 void ShamMatrix::decode(float* out, long threads) const {
     const size_t m = n_cols();
-    const size_t parts = resolve_threads(threads, m);
+    const size_t parts = resolve_threads(threads, m, cost_.back() - cost_.front());
     const std::vector<size_t> bounds = decode_ranges(cost_, parts);
     prefault_output(out, n_ * m, parts);
     rows_.visit([&](const auto* ri) {
@@ -349,7 +349,7 @@ void CserMatrix::matmul(const float* X, size_t r, float* Y, long threads) const 
     const size_t m = n_cols();
     if (r == 0 || m == 0) return;
     const size_t stride = padded_width(r);
-    const size_t parts = resolve_threads(threads, m);
+    const size_t parts = resolve_threads(threads, m, (cost_.back() - cost_.front()) * r);
     const std::unique_ptr<float[]> xt = transpose_x(X, r, n_, stride, parts);
     const bool bg = background_ != 0.f;
     std::vector<float> total(stride, 0.f);  // sum of all rows of Xt, for the background
@@ -395,7 +395,7 @@ void CserMatrix::matmul(const float* X, size_t r, float* Y, long threads) const 
 
 void CserMatrix::decode(float* out, long threads) const {
     const size_t m = n_cols();
-    const size_t parts = resolve_threads(threads, m);
+    const size_t parts = resolve_threads(threads, m, cost_.back() - cost_.front());
     const std::vector<size_t> bounds = balanced_ranges(cost_, parts);
     prefault_output(out, n_ * m, parts);
     const uint64_t n_ci = col_index_.size();

@@ -17,6 +17,7 @@
 #include "huffman.hpp"
 #include "kernels.hpp"
 #include "encode.hpp"
+#include "parallel.hpp"
 
 namespace py = pybind11;
 using namespace hamsham;
@@ -354,4 +355,7 @@ PYBIND11_MODULE(_kernel, m) {
 
     m.attr("MAX_CODE_LENGTH") = kMaxLen;
     register_encoders(m);
+    m.def("set_min_work_per_thread", [](uint64_t units) { min_work_per_thread.store(units); }, py::arg("units"),
+          "Work units below which one more thread is not started (default 2**17; 0: always split).");
+    m.def("min_work_per_thread", []() { return min_work_per_thread.load(); });
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -49,10 +50,18 @@ private:
     bool active_ = false;
 };
 
-// threads <= 0: all hardware threads. Never more threads than columns.
-inline size_t resolve_threads(long threads, size_t columns) {
+// Work units (a column's cost, times the input rows for a product) that pay for
+// starting one more thread: a thread costs ~50-80 us to start here, a unit ~1 ns.
+// Settable (`_kernel.set_min_work_per_thread`) so tests can split tiny matrices.
+inline std::atomic<uint64_t> min_work_per_thread{uint64_t(1) << 17};
+
+// threads <= 0: all hardware threads. Never more threads than columns, nor than
+// the work pays for (small layers run on the calling thread alone).
+inline size_t resolve_threads(long threads, size_t columns, uint64_t work) {
     size_t t = threads > 0 ? static_cast<size_t>(threads) : std::thread::hardware_concurrency();
     t = std::min<size_t>(std::max<size_t>(t, 1), 256);
+    const uint64_t unit = std::max<uint64_t>(1, min_work_per_thread.load());
+    t = std::min<uint64_t>(t, std::max<uint64_t>(1, work / unit));
     return std::max<size_t>(1, std::min(t, columns));
 }
 
