@@ -174,3 +174,19 @@ def test_model_on_the_real_subset(subset_entries):
         space, energy = reference_model.figures(W)
         assert hamsham.paper_space(W) == pytest.approx(space, rel=1e-12), entry.name
         assert hamsham.paper_energy(W) == pytest.approx(energy, rel=1e-12), entry.name
+
+
+@pytest.mark.parametrize("seed,k", [(0, 2), (1, 7), (2, 40), (3, 300)])
+def test_paper_decoding_tables_decode_the_stream(seed, k):
+    """first_symbol, first_code_l and the t-bit partial table, used the paper's way,
+    decode the HAM bitstream the kernel packed back to every entry's symbol."""
+    rng = np.random.default_rng(seed)
+    W = (rng.zipf(1.4, size=(37, 11)) % k).astype(np.float32)
+    obj = hamsham.compress(W, "ham")
+    arrays = obj.to_arrays()
+    code = HuffmanCode.of(ValueTable.of(W))
+    assert np.array_equal(code.lengths, arrays["lengths"])
+    offsets = arrays["bit_offsets"]
+    for j in range(W.shape[1]):
+        symbols = code.decode_reference(arrays["words"], int(offsets[j]), W.shape[0])
+        assert np.array_equal(code.table.values[symbols], W[:, j]), f"column {j}"

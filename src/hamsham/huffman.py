@@ -48,10 +48,6 @@ class HuffmanCode:
         """sum_c L(c) f(c): the bits of every coded entry."""
         return int(np.dot(self.lengths.astype(np.int64), self.table.counts))
 
-    def entries_longer_than(self, bits: int) -> int:
-        """D of MODEL.md: how many coded entries have a codeword longer than `bits`."""
-        return int(self.table.counts[self.lengths > bits].sum())
-
     def space_bits(self) -> int:
         """code_space(k, lmax, t) of MODEL.md; 0 for an empty code."""
         return code_space(self.k, self.lmax, self.t) if self.k else 0
