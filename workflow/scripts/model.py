@@ -22,15 +22,17 @@ def main(argv=None):
     import numpy as np
 
     import hamsham
+    from hamsham.model import LayerStats
 
     W = np.load(args.npy)
     n, m = W.shape
-    nnz = int(np.count_nonzero(W))
-    distinct = int(np.unique(W).size)
-    with heartbeat(f"space model of {args.matrix} ({n} x {m})"):
-        space = hamsham.paper_space(W)
+    with heartbeat(f"statistics of {args.matrix} ({n} x {m})"):
+        stats = LayerStats.of(W)  # computed once, shared by both models
+    nnz, distinct = stats.nnz, stats.table.k
+    with heartbeat(f"space model of {args.matrix}"):
+        space = hamsham.paper_space(stats)
     with heartbeat(f"energy model of {args.matrix}"):
-        energy = hamsham.paper_energy(W)
+        energy = hamsham.paper_energy(stats)
     write_csv(args.stats, ["matrix", "group", "rows", "cols", "nnz", "density", "distinct"],
               [[args.matrix, args.group, n, m, nnz, nnz / (n * m), distinct]])
     write_csv(args.space, ["matrix", "format", "bits_per_entry", "ratio_vs_dense"],
