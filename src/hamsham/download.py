@@ -35,12 +35,14 @@ class _Retry(Exception):
 
 
 def download(url, dest, *, sha256=None, retries=5, timeout=30.0, max_redirects=10, backoff=1.0,
-             progress=True) -> Path:
+             progress=True, check=None) -> Path:
     """Fetch `url` into `dest` and return `dest`.
 
     An existing `dest` is kept, without network access, only when `sha256` is
     given and matches it. After `retries` failed retries the `.part` file is
-    kept for a later resume; on a checksum mismatch it is deleted.
+    kept for a later resume; on a checksum mismatch it is deleted. `check`,
+    if given, is called with the finished `.part` path before the checksum;
+    if it raises, the `.part` is deleted and the error propagates.
     """
     url, dest = str(url), Path(dest)
     if retries < 0:
@@ -69,6 +71,12 @@ def download(url, dest, *, sha256=None, retries=5, timeout=30.0, max_redirects=1
                 if progress:
                     print(f"download {url}: {err}; retrying in {pause:.1f} s", file=sys.stderr)
                 time.sleep(pause)
+    if check is not None:
+        try:
+            check(part)
+        except Exception:
+            part.unlink(missing_ok=True)
+            raise
     if sha256 is not None:
         actual = _sha256(part)
         if actual != sha256:
