@@ -211,8 +211,9 @@ def test_resolves_afresh_and_resumes_with_the_new_link(server, tmp_path):
     server.routes[FILE] = Route(body=ARCHIVE, cut_after=10_000)
     url = serve_page(server, page(button(server.url(FILE))))
     dest = tmp_path / "sHAM_data.tar.gz"
-    with pytest.raises(DownloadError, match="failed after 1 attempt"):
+    with pytest.raises(DownloadError, match="failed after 1 attempt") as info:
         fetch_archive(url, dest, **FAST)
+    assert f"(link found on {url})" in str(info.value) and str(info.value).endswith(MANUAL)
     assert (tmp_path / "sHAM_data.tar.gz.part").stat().st_size == 10_000
     server.routes["/fresh/sHAM_data.tar.gz"] = Route(body=ARCHIVE)  # the old link expired
     server.routes[LANDING].body = page(button(server.url("/fresh/sHAM_data.tar.gz")))

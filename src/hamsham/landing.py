@@ -102,16 +102,13 @@ def resolve(landing_url, timeout=30, *, manual_hint=MANUAL_HINT) -> str:
     parser = _PageParser()
     parser.feed(page)
     parser.close()
-    link = parser.button_link()
+    link = parser.button_link() or _plain_link(url, page)
     if link is None:
-        lowered = page.lower()
-        if any(marker in lowered for marker in _REMOVED):
+        if any(marker in page.lower() for marker in _REMOVED):
             raise fail("the file was removed or is invalid (MediaFire shows its 'File Removed' "
                        "or 'Invalid or Deleted File' page)")
         if parser.has_form and parser.mentions_captcha:
             raise fail("MediaFire answered with a captcha page instead of the download page")
-        link = _plain_link(url, page)
-    if link is None:
         raise fail("no download link found on the page (MediaFire may have changed its layout)")
     link = urljoin(url, link)
     if not _acceptable(url, link):
@@ -133,17 +130,21 @@ def fetch_archive(url, dest, *, sha256=None, retries=5, timeout=30.0, progress=T
         if progress:
             print(f"download {url}: resolved to {source}", file=sys.stderr)
 
+    hint = manual_hint.replace("{url}", url)
+
     def refuse_html(path):
         if _looks_like_html(path):
             raise InputError(source, "the server sent an HTML page instead of the archive; "
-                                     "the file was deleted. " + manual_hint.replace("{url}", url))
+                                     f"the file was deleted. {hint}")
 
     try:
         return download(source, dest, sha256=sha256, retries=retries, timeout=timeout,
                         progress=progress, check=refuse_html)
-    except DownloadError:
+    except DownloadError as err:
         _drop_if_html(part)
-        raise
+        if source == url:
+            raise
+        raise DownloadError(source, f"{err.problem} (link found on {url}). {hint}") from None
 
 
 class _PageParser(HTMLParser):
