@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 KERNEL := src/hamsham/_kernel.so
 CORES  ?= all
 
-.PHONY: install kernel test run bench sanitize test-sanitize clean
+.PHONY: install kernel test run bench bench-scale sanitize test-sanitize clean
 
 install: $(VENV)/.installed kernel
 
@@ -25,11 +25,17 @@ kernel: $(VENV)/.installed
 test: install
 	$(PY) -m pytest -q -rs
 
+# = snakemake --cores N from the repository root (profiles/default is picked up by itself).
 run: install
-	$(VENV)/bin/snakemake --workflow-profile workflow/profiles/default --cores $(CORES)
+	$(VENV)/bin/snakemake --cores $(CORES)
 
 bench: install
 	$(PY) bench/bench.py
+
+# Full-size look-alikes of covtype, census and imagenet plus the real subset, through
+# the whole pipeline: wall time and peak memory per rule (results/<dataset>/benchmarks.csv).
+bench-scale: install
+	$(PY) bench/scale.py
 
 # The kernel built with AddressSanitizer + UndefinedBehaviorSanitizer, then the kernel tests under it.
 sanitize: $(VENV)/.installed

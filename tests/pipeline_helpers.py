@@ -1,9 +1,9 @@
 """Helpers shared by the pipeline tests (tests/test_pipeline*.py).
 
 They run the Snakemake pipeline through its command line in temporary copies of
-the workflow: `copy_workflow` copies Snakefile, config.yaml, workflow/, envs/,
-ext/ and src/ into a folder, `snakemake` runs the venv's snakemake there with the
-default workflow profile. The compiled kernel of the checkout is reused (copied
+the workflow: `copy_workflow` copies Snakefile, config.yaml, workflow/, profiles/,
+envs/, ext/ and src/ into a folder, `snakemake` runs the venv's snakemake there as
+`snakemake --cores 2 ...` (profiles/default is found by Snakemake itself). The compiled kernel of the checkout is reused (copied
 and made newer than ext/, so the `kernel` rule does not rebuild it); without
 one, the `kernel` rule builds it once for the session.
 
@@ -38,11 +38,11 @@ COLUMNS = {
     "space": ["matrix", "format", "bits_per_entry", "ratio_vs_dense"],
     "energy": ["matrix", "format", "pj_per_entry"],
     "time": ["matrix", "format", "threads", "rows", "seconds_per_row", "seconds_per_row_std",
-             "max_abs_err"],
+             "max_abs_err", "max_rel_err", "timed_from", "timed_to"],
     "nets_space": ["net", "format", "bits_per_entry", "ratio_vs_dense"],
     "nets_energy": ["net", "format", "pj_per_entry"],
     "nets_time": ["net", "format", "threads", "rows", "seconds_per_row", "seconds_per_row_std",
-                  "max_abs_err"],
+                  "max_abs_err", "max_rel_err"],
 }
 TABLES = [f"{m}_{p}" for p in ("nets", "benchmark") for m in ("space", "energy", "time")]
 
@@ -71,7 +71,7 @@ def copy_workflow(dest, kernel):
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "_kernel*.so", "build")
     shutil.copy2(ROOT / "Snakefile", dest / "Snakefile")
     shutil.copy2(ROOT / "config.yaml", dest / "config.yaml")
-    for folder in ("workflow", "envs", "ext", "src"):
+    for folder in ("workflow", "profiles", "envs", "ext", "src"):
         shutil.copytree(ROOT / folder, dest / folder, ignore=ignore)
     if kernel is not None:
         shutil.copy2(kernel, dest / KERNEL)
@@ -84,11 +84,11 @@ def work(tmp_path, kernel_so):
     return copy_workflow(tmp_path / "wf", kernel_so)
 
 
-def snakemake(work, *args, check=True, timeout=600, profile="default"):
-    """Run snakemake in `work` with the workflow profile (a root Snakefile does not pick
-    up workflow/profiles/default by itself)."""
+def snakemake(work, *args, check=True, timeout=600, profile="default", cores=2, env=None):
+    """Run `snakemake --cores 2 ARGS` in `work`, as a user types it: profiles/default is
+    picked up by Snakemake itself; another profile is passed as --workflow-profile."""
     result = subprocess.run(
-        [SNAKEMAKE, "--workflow-profile", f"workflow/profiles/{profile}", "--cores", "2", *args],
+        snakemake_command(*args, profile=profile, cores=cores), env=env,
         cwd=work, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     if check:
@@ -189,9 +189,10 @@ def sha256(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def snakemake_command(*args, profile="default"):
+def snakemake_command(*args, profile="default", cores=2):
     """The command line that `snakemake()` runs (for subprocess.Popen)."""
-    return [SNAKEMAKE, "--workflow-profile", f"workflow/profiles/{profile}", "--cores", "2", *args]
+    chosen = [] if profile == "default" else ["--workflow-profile", f"profiles/{profile}"]
+    return [SNAKEMAKE, *chosen, "--cores", str(cores), *args]
 
 
 def hidden_files(folder):

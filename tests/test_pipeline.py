@@ -64,7 +64,7 @@ def test_dry_run_paper(work, tmp_path):
 
 def test_dry_run_slurm_profile(work):
     result = snakemake(work, "-n", profile="slurm")
-    assert "workflow/profiles/slurm" in result.stdout and "demo_nets" in result.stdout
+    assert "profiles/slurm" in result.stdout and "demo_nets" in result.stdout
 
 
 def test_config_is_validated(work):

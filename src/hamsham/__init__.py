@@ -4,11 +4,27 @@
     obj = hamsham.compress(W, "sham")      # "ham", "sham", "csc", "im", "cser", "dense"
     Y = X @ obj                            # = X @ W, from the bitstream
     hamsham.paper_space(W)["sHAM"]         # the study's bits per entry
-"""
-from hamsham.formats import FORMATS, EncodedMatrix, compress, from_arrays, load, save
-from hamsham.model import network_energy, network_space, paper_energy, paper_space
 
-__all__ = [
-    "FORMATS", "EncodedMatrix", "compress", "from_arrays", "load", "save",
-    "paper_space", "paper_energy", "network_space", "network_energy",
-]
+The names below are loaded on first use, so that importing one submodule (say
+`hamsham.io`) loads neither the others nor the compiled kernel.
+"""
+import importlib
+
+_EXPORTS = {
+    "FORMATS": "formats", "EncodedMatrix": "formats", "compress": "formats",
+    "from_arrays": "formats", "load": "formats", "save": "formats",
+    "paper_space": "model", "paper_energy": "model",
+    "network_space": "model", "network_energy": "model",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"hamsham.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'hamsham' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

@@ -5,6 +5,7 @@ rule aggregate:
     input:
         unpack(run_files),
         inventory=inventory_file,
+        code=code("aggregate.py"),
     output:
         matrices="results/{dataset}/matrices.csv",
         space="results/{dataset}/space.csv",
@@ -19,7 +20,30 @@ rule aggregate:
         space_formats=SPACE_FORMATS,
     log:
         "logs/{dataset}/aggregate.log",
+    benchmark:
+        "benchmarks/{dataset}/aggregate.tsv"
     conda:
         "../../envs/hamsham.yaml"
     script:
         "../scripts/aggregate.py"
+
+
+# Wall time and peak memory of every job of the dataset's last run, from the
+# jobs' `benchmark:` records and the peak resident memory that each script logs
+# (VmHWM: exact, where Snakemake's benchmark samples every 30 s).
+rule benchmarks:
+    input:
+        done=lambda wildcards: aggregated_outputs(wildcards.dataset)
+        + table_outputs(wildcards.dataset)
+        + figure_outputs(wildcards.dataset),
+        code=code("benchmarks.py"),
+    output:
+        "results/{dataset}/benchmarks.csv",
+    params:
+        benchmarks=lambda wildcards: [f"benchmarks/{wildcards.dataset}", "benchmarks/kernel.tsv"],
+    log:
+        "logs/{dataset}/benchmarks.log",
+    conda:
+        "../../envs/hamsham.yaml"
+    script:
+        "../scripts/benchmarks.py"

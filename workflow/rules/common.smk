@@ -1,19 +1,68 @@
-# Configuration, paths and the helpers that the other rule files share.
+# Configuration, paths, code dependencies, memory needs and the helpers that the
+# other rule files share.
 
+import ast
 import csv
 import fnmatch
+import math
 import os
 import shlex
 import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
+import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 
-validate(config, "../schemas/config.schema.yaml")
+ROOT = Path(workflow.basedir)
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+
+
+# ------------------------------------------------------------ configuration
+
+
+def coerce_to_schema(value, schema, where="config"):
+    """`value` with the strings that `--config` hands over turned into the schema's types.
+
+    Snakemake parses `--config key=value` itself only at the top level (int, float,
+    bool, else YAML read as strings): `threads=[1]` arrives as ['1'] and
+    `timing={rows: 4}` as {'rows': '4'}. Strings are read as YAML where the schema
+    wants a number, boolean, null, list or mapping; a scalar given for a list becomes
+    a one-item list. What still does not fit is left for the validation to report.
+    """
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else list(types)
+    if isinstance(value, str) and not (types == ["string"] or (
+            "string" in types and value.lower() not in ("null", "none", "~"))):
+        try:
+            value = yaml.safe_load(value) if value.strip() else None
+        except yaml.YAMLError:
+            return value
+        if value is None and "null" not in types and "string" in types:
+            return ""
+    if "array" in types and value is not None and not isinstance(value, list):
+        value = [value]
+    if isinstance(value, list) and "items" in schema:
+        return [coerce_to_schema(item, schema["items"], f"{where}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, dict) and "properties" in schema:
+        return {
+            key: coerce_to_schema(item, schema["properties"].get(key, {}), f"{where}.{key}")
+            for key, item in value.items()
+        }
+    if "string" in types and isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and not {"integer", "number"} & set(types):
+        return str(value)
+    return value
+
+
+with open(SCHEMA) as _handle:
+    _SCHEMA = yaml.safe_load(_handle)
+for _key in list(config):
+    config[_key] = coerce_to_schema(config[_key], _SCHEMA["properties"].get(_key, {}), _key)
+validate(config, str(SCHEMA))
 
 DATASET = config["dataset"]
 FORMATS = list(config["formats"])
@@ -31,19 +80,82 @@ TABLES = [
 ]
 FIGURES = TABLES
 
-ROOT = Path(workflow.basedir)
-# Relative to the working directory, so that moving the project changes no params.
-SCRIPTS = Path(os.path.relpath(ROOT / "workflow" / "scripts"))
-# The compiled kernel lives in the source tree (src/hamsham/_kernel.so); every
-# rule that imports hamsham takes it as input, and the scripts put its src/
-# folder first on sys.path, so the pipeline works without `make install`.
-KERNEL = os.path.relpath(ROOT / "src" / "hamsham" / "_kernel.so")
+
+# ------------------------------------------------------ code the rules run
+
+# The compiled kernel lives in the source tree (src/hamsham/_kernel.so). The
+# scripts put src/ first on sys.path (workflow/scripts/_pipeline.py), so the
+# pipeline runs this checkout's hamsham whether or not it is installed.
+SCRIPTS = ROOT / "workflow" / "scripts"
+SRC = ROOT / "src"
+KERNEL = os.path.relpath(SRC / "hamsham" / "_kernel.so")
 KERNEL_SOURCES = sorted(
     os.path.relpath(p)
     for pattern in ("build.sh", "CMakeLists.txt", "*.cmake", "src/*", "include/*")
     for p in (ROOT / "ext").glob(pattern)
     if p.is_file()
 )
+
+
+def _module_file(name):
+    """The file of a module of ours (a workflow script helper or hamsham), or None."""
+    parts = name.split(".")
+    if parts[0] == "hamsham":
+        base = SRC.joinpath(*parts)
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+        return None
+    candidate = SCRIPTS / f"{name}.py"
+    return candidate if len(parts) == 1 and candidate.is_file() else None
+
+
+def _imports(path):
+    """Modules of ours that `path` imports anywhere (top level or inside functions)."""
+    names = set()
+    for node in ast.walk(ast.parse(Path(path).read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+            # `from hamsham import io` imports the submodule hamsham.io
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    found = set()
+    for name in names:
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):  # importing a.b.c imports a and a.b first
+            path = _module_file(".".join(parts[:i]))
+            if path is not None:
+                found.add(path)
+    return found
+
+
+_CODE_CACHE = {}
+
+
+def code(script):
+    """The files that running workflow/scripts/`script` reads: the script, the modules
+    of ours it imports (transitively) and, when hamsham.kernel is among them, the
+    compiled kernel. Rules take these as input, so an edit reruns exactly the jobs
+    whose code changed, and a rule that needs no kernel never waits for it."""
+    if script not in _CODE_CACHE:
+        todo, seen = [SCRIPTS / script], set()
+        while todo:
+            path = todo.pop()
+            if path not in seen:
+                seen.add(path)
+                todo.extend(_imports(path) - seen)
+        files = sorted(os.path.relpath(p) for p in seen)
+        if SRC / "hamsham" / "kernel.py" in seen:
+            files.append(KERNEL)
+        _CODE_CACHE[script] = files
+    return _CODE_CACHE[script]
+
+
+def python(script):
+    """The command that runs a workflow script (its path relative to the working folder)."""
+    return f"python {shlex.quote(os.path.relpath(SCRIPTS / script))}"
+
 
 # Shell rules call `python`. With --sdm conda that is the rule environment's;
 # otherwise the folder of the interpreter that runs Snakemake (e.g. .venv/bin)
@@ -60,6 +172,89 @@ wildcard_constraints:
     format="|".join(["HAM", "sHAM", "CSC", "IM", "CSER", "dense"]),
 
 
+# ------------------------------------------------------ memory and timing
+
+MIB = 2**20
+
+
+def machine_memory_mb():
+    """This machine's physical memory in MiB (MemTotal)."""
+    with open("/proc/meminfo") as handle:
+        for line in handle:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) // 1024
+    raise WorkflowError("cannot read MemTotal from /proc/meminfo")
+
+
+# A local run never starts jobs whose declared memory adds up to more than the
+# machine has (or `memory_mb`; a --resources mem_mb=... given by the user wins),
+# and only one job holds the `timing` resource at a time.
+if workflow.local_exec:
+    LOCAL_MEMORY_MB = config["memory_mb"] or machine_memory_mb()
+    if "mem_mb" not in workflow.global_resources:
+        workflow.register_resource("mem_mb", LOCAL_MEMORY_MB)
+    if "timing" not in workflow.global_resources:
+        workflow.register_resource("timing", 1)
+else:
+    LOCAL_MEMORY_MB = None
+
+# Peak resident memory of each per-matrix job, measured with `make bench-scale`
+# (bench/scale.py) on full-size look-alikes of the study's largest matrices:
+# (MiB fixed, multiple of the float32 matrix). Each job's need is declared as its
+# `mem_mb` and checked by the script before it loads the matrix.
+MEMORY = {
+    "to_npy": (600, 0.0),  # streams the text in blocks
+    "reference": (600, 0.0),  # reads the matrix in row blocks
+    "model": (700, 1.25),
+    "encode": (700, 1.6),
+    "time": (700, 1.6),
+    "net_model": (700, 1.3),
+}
+
+
+def matrix_mb(wildcards):
+    """The float32 matrix's size in MiB (its .npy), 0 while it does not exist yet."""
+    path = npy(wildcards.dataset, wildcards.matrix)
+    return os.path.getsize(path) / MIB if os.path.exists(path) else 0.0
+
+
+def layers_mb(wildcards):
+    """The float32 size in MiB of a network's layers (those that exist yet)."""
+    paths = [npy(wildcards.dataset, name) for name in net_layers(wildcards.dataset, wildcards.net)]
+    return sum(os.path.getsize(path) for path in paths if os.path.exists(path)) / MIB
+
+
+def memory_need_mb(step, size_mb, what):
+    """MiB that `step` needs for a matrix of `size_mb`; stops the run with a clear
+    message, before any job starts, when the machine cannot give that much."""
+    fixed, factor = MEMORY[step]
+    need = int(math.ceil(fixed + factor * size_mb))
+    if LOCAL_MEMORY_MB is not None and need > LOCAL_MEMORY_MB:
+        raise WorkflowError(
+            f"{what} needs {need} MiB of memory for its {step} step ({size_mb:.0f} MiB as float32), "
+            f"but this run may use {LOCAL_MEMORY_MB} MiB (memory_mb, or the machine's). Run it on a "
+            f"larger machine or a cluster (profiles/slurm), or leave it out of the archive."
+        )
+    return need
+
+
+def memory(step):
+    """A `mem_mb` resource function for a per-matrix step."""
+
+    def mem_mb(wildcards, attempt):
+        return memory_need_mb(step, matrix_mb(wildcards), f"matrix {wildcards.matrix}")
+
+    return mem_mb
+
+
+def timing_threads(wildcards):
+    """A timed job takes every core of the run: nothing else runs while it times."""
+    try:
+        return max(MAX_THREADS, int(workflow.cores))
+    except (WorkflowError, TypeError, ValueError):
+        return MAX_THREADS
+
+
 # ---------------------------------------------------------------- the archive
 
 LANDING_PAGE = "https://www.mediafire.com/file/m0cjv959w4melbu/sHAM_data.tar.gz/file"
@@ -71,25 +266,33 @@ if ARCHIVE_IS_URL:
     if _name in ("", "file") or "." not in _name:
         _name = "sHAM_data.tar.gz"
     ARCHIVE_FILE = f"resources/downloads/{_name}"
+    ARCHIVE_URL = ARCHIVE
 else:
     ARCHIVE_FILE = ARCHIVE
+    # Only the default location is filled from the published link by itself.
+    ARCHIVE_URL = config["archive_url"] if os.path.normpath(ARCHIVE) == DEFAULT_ARCHIVE else None
+PRIMARY = config["benchmark_source"] == "primary"
 
 
-def missing_archive_message(path):
+def manual_instructions(path=DEFAULT_ARCHIVE):
     return (
-        f"dataset=paper needs the study's data archive, and there is no file at "
-        f"'{path}'.\n"
         f"  Get sHAM_data.tar.gz with a web browser from its landing page\n"
         f"    {LANDING_PAGE}\n"
-        f"  (that address is an HTML page, not a direct download) and put it at\n"
-        f"    {os.path.abspath(DEFAULT_ARCHIVE)}\n"
+        f"  and put it at\n"
+        f"    {os.path.abspath(path)}\n"
         f"  or point the pipeline at it: --config dataset=paper archive=/path/to/sHAM_data.tar.gz\n"
-        f"  (a direct http(s) URL works too; add archive_sha256=<hex> to check it)."
+        f"  (a direct http(s) URL works too; add archive_sha256=<hex> to check it).\n"
+        f"  Without the archive, --config benchmark_source=primary builds the benchmark matrices\n"
+        f"  from their primary sources (SuiteSparse, UCI); the networks need the archive."
     )
 
 
-if DATASET == "paper" and not ARCHIVE_IS_URL and not os.path.isfile(ARCHIVE_FILE):
-    raise WorkflowError(missing_archive_message(ARCHIVE_FILE))
+if (DATASET == "paper" and not PRIMARY and not ARCHIVE_IS_URL and ARCHIVE_URL is None
+        and not os.path.isfile(ARCHIVE_FILE)):
+    raise WorkflowError(
+        f"dataset=paper needs the study's data archive, and there is no file at '{ARCHIVE_FILE}'.\n"
+        + manual_instructions()
+    )
 
 
 # ------------------------------------------------------- data and its matrices
@@ -146,6 +349,10 @@ def npy(dataset, name):
     return f"resources/{dataset}/npy/{name}.npy"
 
 
+def encoded(dataset, name, fmt):
+    return f"resources/{dataset}/encoded/{name}/{fmt}.npz"
+
+
 # ------------------------------------------------------------- input functions
 
 
@@ -158,6 +365,7 @@ def dataset_data(wildcards):
 def run_files(wildcards):
     dataset = wildcards.dataset
     names = matrix_names(dataset)
+    timed = [name for name in names if is_timed(name)]
     nets = net_names(dataset)
     runs = f"results/{dataset}/runs"
     return {
@@ -165,7 +373,7 @@ def run_files(wildcards):
         "space": [f"{runs}/space/{name}.csv" for name in names],
         "energy": [f"{runs}/energy/{name}.csv" for name in names],
         "encode": [f"{runs}/encode/{name}/{fmt}.csv" for name in names for fmt in FORMATS],
-        "time": [f"{runs}/time/{name}/{fmt}.csv" for name in names for fmt in FORMATS],
+        "time": [f"{runs}/time/{name}/{fmt}.csv" for name in timed for fmt in FORMATS],
         "nets_space": [f"{runs}/nets_space/{net}.csv" for net in nets],
         "nets_energy": [f"{runs}/nets_energy/{net}.csv" for net in nets],
     }
@@ -201,10 +409,5 @@ def figure_outputs(dataset):
 
 
 def final_outputs(dataset):
-    return aggregated_outputs(dataset) + table_outputs(dataset) + figure_outputs(dataset)
-
-
-def source_mb(wildcards):
-    """Size in MB of a matrix's source file (for memory requests)."""
-    path = matrix_row(wildcards.dataset, wildcards.matrix)["path"]
-    return int(os.path.getsize(path) / 1e6) if os.path.exists(path) else 0
+    return (aggregated_outputs(dataset) + table_outputs(dataset) + figure_outputs(dataset)
+            + [f"results/{dataset}/benchmarks.csv"])

@@ -1,10 +1,12 @@
-# The datasets' matrices: generated offline (demo) or taken from the study's
-# archive (paper), then listed by the `discover` checkpoint.
+# The datasets' matrices: generated offline (demo), taken from the study's archive
+# (paper; downloaded from its published link when it is not on disk) or, for the
+# benchmark part, built from primary sources; then listed by the `discover`
+# checkpoint.
 
 
 rule demo_nets:
     input:
-        kernel=KERNEL,
+        code=code("demo_nets.py"),
     output:
         nets=directory("resources/demo/data/nns"),
         training=report(
@@ -16,6 +18,8 @@ rule demo_nets:
         demo={key: value for key, value in config["demo"].items() if key != "benchmark"},
     log:
         "logs/demo/demo_nets.log",
+    benchmark:
+        "benchmarks/demo/demo_nets.tsv"
     conda:
         "../../envs/hamsham.yaml"
     script:
@@ -24,65 +28,100 @@ rule demo_nets:
 
 rule demo_benchmark:
     input:
-        kernel=KERNEL,
+        code=code("demo_benchmark.py"),
     output:
         directory("resources/demo/data/benchmark"),
     params:
         names=config["demo"]["benchmark"],
     log:
         "logs/demo/demo_benchmark.log",
+    benchmark:
+        "benchmarks/demo/demo_benchmark.tsv"
     conda:
         "../../envs/hamsham.yaml"
     script:
         "../scripts/demo_benchmark.py"
 
 
-if ARCHIVE_IS_URL:
+if ARCHIVE_URL is not None:
 
     rule download_archive:
         input:
-            kernel=KERNEL,
+            code=code("download_archive.py"),
         output:
             ARCHIVE_FILE,
         params:
-            url=ARCHIVE,
+            url=ARCHIVE_URL,
             sha256=config["archive_sha256"],
-            hint=missing_archive_message(DEFAULT_ARCHIVE),
+            hint=manual_instructions(),
         log:
             "logs/paper/download_archive.log",
+        benchmark:
+            "benchmarks/paper/download_archive.tsv"
         conda:
             "../../envs/hamsham.yaml"
         script:
             "../scripts/download_archive.py"
 
 
-rule extract_archive:
-    input:
-        archive=ARCHIVE_FILE,
-        kernel=KERNEL,
-    output:
-        directory("resources/paper/data"),
-    params:
-        sha256=None if ARCHIVE_IS_URL else config["archive_sha256"],
-    log:
-        "logs/paper/extract_archive.log",
-    conda:
-        "../../envs/hamsham.yaml"
-    script:
-        "../scripts/extract_archive.py"
+if PRIMARY:
+
+    rule primary_benchmark:
+        input:
+            code=code("primary_benchmark.py"),
+        output:
+            directory("resources/paper/data"),
+        params:
+            urls=config["primary_urls"],
+            downloads="resources/downloads/primary",
+        log:
+            "logs/paper/primary_benchmark.log",
+        benchmark:
+            "benchmarks/paper/primary_benchmark.tsv"
+        conda:
+            "../../envs/hamsham.yaml"
+        script:
+            "../scripts/primary_benchmark.py"
+
+else:
+
+    rule extract_archive:
+        input:
+            archive=ARCHIVE_FILE,
+            code=code("extract_archive.py"),
+        output:
+            directory("resources/paper/data"),
+        params:
+            # a download checks the sha256 itself
+            sha256=None if ARCHIVE_URL else config["archive_sha256"],
+            max_bytes=config["max_archive_bytes"],
+        log:
+            "logs/paper/extract_archive.log",
+        benchmark:
+            "benchmarks/paper/extract_archive.tsv"
+        conda:
+            "../../envs/hamsham.yaml"
+        script:
+            "../scripts/extract_archive.py"
 
 
 checkpoint discover:
     input:
         data=dataset_data,
-        kernel=KERNEL,
+        code=code("discover.py"),
     output:
         inventory="results/{dataset}/inventory.csv",
     params:
         root=lambda wildcards: data_root(wildcards.dataset),
-        archive=lambda wildcards: ARCHIVE if wildcards.dataset == "paper" else "",
+        origin=lambda wildcards: (
+            ""
+            if wildcards.dataset == "demo"
+            else "primary sources" if PRIMARY else ARCHIVE
+        ),
     log:
         "logs/{dataset}/discover.log",
+    benchmark:
+        "benchmarks/{dataset}/discover.tsv"
     conda:
         "../../envs/hamsham.yaml"
     script:

@@ -1,5 +1,5 @@
 # The pybind11 kernel, built in place by ext/build.sh (CMake): src/hamsham/_kernel.so.
-# Every rule that imports hamsham takes it as input.
+# Rules whose code imports hamsham.kernel take it as input (`code` in common.smk).
 
 
 rule kernel:
@@ -9,6 +9,8 @@ rule kernel:
         KERNEL,
     log:
         "logs/kernel.log",
+    benchmark:
+        "benchmarks/kernel.tsv"
     params:
         build="build/kernel",
     threads: 2

@@ -10,6 +10,7 @@ wildcard_constraints:
 rule table:
     input:
         unpack(measure_inputs),
+        code=code("tables.py"),
     output:
         tex="results/{dataset}/tables/{measure}_{part}.tex",
         md="results/{dataset}/tables/{measure}_{part}.md",
@@ -24,6 +25,8 @@ rule table:
         formats=FORMATS,
     log:
         "logs/{dataset}/table/{measure}_{part}.log",
+    benchmark:
+        "benchmarks/{dataset}/table/{measure}_{part}.tsv"
     conda:
         "../../envs/hamsham.yaml"
     script:
@@ -33,6 +36,7 @@ rule table:
 rule figure:
     input:
         unpack(measure_inputs),
+        code=code("figures.py"),
     output:
         pdf="figures/{dataset}/{measure}_{part}.pdf",
         png=report(
@@ -46,6 +50,8 @@ rule figure:
         formats=FORMATS,
     log:
         "logs/{dataset}/figure/{measure}_{part}.log",
+    benchmark:
+        "benchmarks/{dataset}/figure/{measure}_{part}.tsv"
     conda:
         "../../envs/hamsham.yaml"
     script:

@@ -1,79 +1,140 @@
-# Per-matrix and per-(matrix, format) jobs. These are many and short, so they run
-# the scripts as plain `python workflow/scripts/x.py ...` commands: that skips the
-# `script:` directive's preamble. (`python`: see shell.prefix in common.smk.)
+# Per-matrix and per-(matrix, format) jobs:
+#   to_npy     the archive's text -> one float32 .npy per matrix (streamed)
+#   reference  X @ W in float64 for the timing protocol's X (read in row blocks)
+#   model      the paper's space and energy model of the matrix
+#   encode     one format: encoded file, exact round-trip check, size
+#   time       one format: X @ W timed by the paper's protocol, checked against
+#              the reference; takes every core, so nothing else runs meanwhile
+#   net_model  the model of a network (its layers share one code)
+# These jobs are many and short, so they run the scripts as plain
+# `python workflow/scripts/x.py ...` commands (no `script:` preamble); each
+# takes its code as input (see `code` in common.smk). Every job declares the
+# memory it needs (`mem_mb`, see MEMORY in common.smk) and its script checks it
+# against the machine before loading anything big.
 
 
 rule to_npy:
     input:
         inventory=inventory_file,
-        kernel=KERNEL,
+        code=code("to_npy.py"),
     output:
         "resources/{dataset}/npy/{matrix}.npy",
     params:
-        script=SCRIPTS / "to_npy.py",
-        source=lambda wildcards: matrix_row(wildcards.dataset, wildcards.matrix)["path"],
+        command=python("to_npy.py"),
+        source=lambda wildcards, input: matrix_row(wildcards.dataset, wildcards.matrix)["path"],
     log:
         "logs/{dataset}/to_npy/{matrix}.log",
+    benchmark:
+        "benchmarks/{dataset}/to_npy/{matrix}.tsv"
     resources:
-        mem_mb=lambda wildcards, input: max(1000, 4 * source_mb(wildcards)),
+        mem_mb=lambda wildcards: memory_need_mb("to_npy", 0, f"matrix {wildcards.matrix}"),
     conda:
         "../../envs/hamsham.yaml"
     shell:
-        "python {params.script:q} --kernel {input.kernel:q} --source {params.source:q}"
-        " --output {output:q} 2> {log:q}"
+        "{params.command} --source {params.source:q} --output {output:q} --mem-mb {resources.mem_mb}"
+        " 2> {log:q}"
+
+
+rule reference:
+    input:
+        npy="resources/{dataset}/npy/{matrix}.npy",
+        code=code("reference.py"),
+    output:
+        "resources/{dataset}/reference/{matrix}.npy",
+    params:
+        command=python("reference.py"),
+        rows=TIMING["rows"],
+        seed=TIMING["seed"],
+    log:
+        "logs/{dataset}/reference/{matrix}.log",
+    benchmark:
+        "benchmarks/{dataset}/reference/{matrix}.tsv"
+    resources:
+        mem_mb=memory("reference"),
+    conda:
+        "../../envs/hamsham.yaml"
+    shell:
+        "{params.command} --npy {input.npy:q} --rows {params.rows} --seed {params.seed}"
+        " --output {output:q} --mem-mb {resources.mem_mb} 2> {log:q}"
 
 
 rule model:
     input:
-        npy=lambda wildcards: npy(wildcards.dataset, wildcards.matrix),
-        kernel=KERNEL,
+        npy="resources/{dataset}/npy/{matrix}.npy",
+        inventory=inventory_file,
+        code=code("model.py"),
     output:
         stats="results/{dataset}/runs/matrix/{matrix}.csv",
         space="results/{dataset}/runs/space/{matrix}.csv",
         energy="results/{dataset}/runs/energy/{matrix}.csv",
     params:
-        script=SCRIPTS / "model.py",
-        group=lambda wildcards: matrix_row(wildcards.dataset, wildcards.matrix)["group"],
+        command=python("model.py"),
+        group=lambda wildcards, input: matrix_row(wildcards.dataset, wildcards.matrix)["group"],
     log:
         "logs/{dataset}/model/{matrix}.log",
+    benchmark:
+        "benchmarks/{dataset}/model/{matrix}.tsv"
     resources:
-        mem_mb=lambda wildcards, input: max(1000, int(6 * input.size_mb)),
+        mem_mb=memory("model"),
     conda:
         "../../envs/hamsham.yaml"
     shell:
-        "python {params.script:q} --kernel {input.kernel:q} --npy {input.npy:q}"
-        " --matrix {wildcards.matrix:q} --group {params.group:q} --stats {output.stats:q}"
-        " --space {output.space:q} --energy {output.energy:q} 2> {log:q}"
+        "{params.command} --npy {input.npy:q} --matrix {wildcards.matrix:q} --group {params.group:q}"
+        " --stats {output.stats:q} --space {output.space:q} --energy {output.energy:q}"
+        " --mem-mb {resources.mem_mb} 2> {log:q}"
 
 
 rule encode:
     input:
-        npy=lambda wildcards: npy(wildcards.dataset, wildcards.matrix),
-        kernel=KERNEL,
+        npy="resources/{dataset}/npy/{matrix}.npy",
+        code=code("encode.py"),
     output:
+        encoded=temp("resources/{dataset}/encoded/{matrix}/{format}.npz"),
         encode="results/{dataset}/runs/encode/{matrix}/{format}.csv",
-        time="results/{dataset}/runs/time/{matrix}/{format}.csv",
     params:
-        script=SCRIPTS / "encode.py",
-        threads=lambda wildcards: (
-            ",".join(map(str, THREADS)) if is_timed(wildcards.matrix) else ""
-        ),
+        command=python("encode.py"),
+    log:
+        "logs/{dataset}/encode/{matrix}/{format}.log",
+    benchmark:
+        "benchmarks/{dataset}/encode/{matrix}/{format}.tsv"
+    resources:
+        mem_mb=memory("encode"),
+    conda:
+        "../../envs/hamsham.yaml"
+    shell:
+        "{params.command} --npy {input.npy:q} --matrix {wildcards.matrix:q} --format {wildcards.format}"
+        " --encoded {output.encoded:q} --encode {output.encode:q} --mem-mb {resources.mem_mb} 2> {log:q}"
+
+
+rule time:
+    input:
+        encoded="resources/{dataset}/encoded/{matrix}/{format}.npz",
+        reference="resources/{dataset}/reference/{matrix}.npy",
+        code=code("time_product.py"),
+    output:
+        "results/{dataset}/runs/time/{matrix}/{format}.csv",
+    params:
+        command=python("time_product.py"),
+        threads=",".join(map(str, THREADS)),
         rows=TIMING["rows"],
         seed=TIMING["seed"],
         repeats=TIMING["repeats"],
     log:
-        "logs/{dataset}/encode/{matrix}/{format}.log",
+        "logs/{dataset}/time/{matrix}/{format}.log",
+    benchmark:
+        "benchmarks/{dataset}/time/{matrix}/{format}.tsv"
+    # Every core of the run and the one `timing` token: no other job runs meanwhile.
+    threads: timing_threads
     resources:
-        mem_mb=lambda wildcards, input: max(1000, int(6 * input.size_mb)),
-    # A timed job reserves the largest thread count, so timings never overlap.
-    threads: lambda wildcards: MAX_THREADS if is_timed(wildcards.matrix) else 1
+        mem_mb=memory("time"),
+        timing=1,
     conda:
         "../../envs/hamsham.yaml"
     shell:
-        "python {params.script:q} --kernel {input.kernel:q} --npy {input.npy:q}"
-        " --matrix {wildcards.matrix:q} --format {wildcards.format} --threads '{params.threads}'"
+        "{params.command} --encoded {input.encoded:q} --reference {input.reference:q}"
+        " --matrix {wildcards.matrix:q} --format {wildcards.format} --threads {params.threads}"
         " --rows {params.rows} --seed {params.seed} --repeats {params.repeats}"
-        " --encode {output.encode:q} --time {output.time:q} 2> {log:q}"
+        " --output {output:q} --mem-mb {resources.mem_mb} 2> {log:q}"
 
 
 rule net_model:
@@ -81,18 +142,23 @@ rule net_model:
         layers=lambda wildcards: [
             npy(wildcards.dataset, name) for name in net_layers(wildcards.dataset, wildcards.net)
         ],
-        kernel=KERNEL,
+        inventory=inventory_file,
+        code=code("net_model.py"),
     output:
         space="results/{dataset}/runs/nets_space/{net}.csv",
         energy="results/{dataset}/runs/nets_energy/{net}.csv",
     params:
-        script=SCRIPTS / "net_model.py",
+        command=python("net_model.py"),
     log:
         "logs/{dataset}/net_model/{net}.log",
+    benchmark:
+        "benchmarks/{dataset}/net_model/{net}.tsv"
     resources:
-        mem_mb=lambda wildcards, input: max(1000, int(6 * input.size_mb)),
+        mem_mb=lambda wildcards: memory_need_mb(
+            "net_model", layers_mb(wildcards), f"network {wildcards.net}"
+        ),
     conda:
         "../../envs/hamsham.yaml"
     shell:
-        "python {params.script:q} --kernel {input.kernel:q} --net {wildcards.net:q}"
-        " --space {output.space:q} --energy {output.energy:q} {input.layers:q} 2> {log:q}"
+        "{params.command} --net {wildcards.net:q} --space {output.space:q} --energy {output.energy:q}"
+        " --mem-mb {resources.mem_mb} {input.layers:q} 2> {log:q}"

@@ -1,5 +1,6 @@
 """Helpers shared by the pipeline's scripts (kept free of heavy imports)."""
 
+import atexit
 import contextlib
 import csv
 import os
@@ -14,16 +15,107 @@ from pathlib import Path
 FORMAT_CODES = {"HAM": "ham", "sHAM": "sham", "CSC": "csc", "IM": "im", "CSER": "cser", "dense": "dense"}
 
 
-def use_src(kernel):
-    """Put the src/ folder that holds `kernel` (src/hamsham/_kernel.so) first on sys.path.
+def use_src():
+    """Put this checkout's src/ folder first on sys.path.
 
     The pipeline then imports the hamsham of this checkout, with the kernel that its
     `kernel` rule built, whether or not the package is installed.
     """
-    src = Path(kernel).resolve().parent.parent
+    src = Path(__file__).resolve().parents[2] / "src"
     if str(src) not in sys.path:
         sys.path.insert(0, str(src))
     return src
+
+
+def start_job(log_path=None):
+    """Set a job up: its output to `log_path` (scripts run by `script:`; shell rules
+    redirect themselves), hamsham importable, and a closing log line with the wall
+    time and peak resident memory of the job (read by bench/scale.py)."""
+    log_to(log_path)
+    use_src()
+    start = time.time()
+    log(f"job started at {start:.3f}")
+
+    def finish():
+        end = time.time()
+        log(f"job finished at {end:.3f} after {end - start:.2f} s; "
+            f"peak resident memory {peak_rss_mib():.0f} MiB")
+
+    atexit.register(finish)
+
+
+def peak_rss_mib():
+    """This process's peak resident memory (VmHWM) in MiB."""
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def memory_limit_mib():
+    """The memory this job may use: the machine's, or its cgroup's limit when lower."""
+    with open("/proc/meminfo") as handle:
+        total = next(int(line.split()[1]) for line in handle if line.startswith("MemTotal:")) / 1024
+    with contextlib.suppress(OSError, ValueError):
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            total = min(total, int(limit) / MIB)
+    return total
+
+
+def require_memory(what, need_mib, shape=None):
+    """Stop with a clear message, before loading anything big, when the machine
+    cannot give this job the memory it declared; log the need and the matrix size."""
+    have = memory_limit_mib()
+    if need_mib > have:
+        fail(f"{what} needs {need_mib:.0f} MiB of memory, but this machine (or job) has "
+             f"{have:.0f} MiB: run it on a larger machine or a cluster node")
+    log(f"{what}: declared need {need_mib:.0f} MiB (of {have:.0f} MiB)")
+    if shape is not None:
+        log_matrix_size(shape)
+
+
+def log_matrix_size(shape):
+    """Log the float32 size of the job's matrix (benchmarks.csv reads it)."""
+    log(f"float32 matrix {shape[0] * shape[1] * 4 / MIB:.3f} MiB")
+
+
+MIB = 2**20
+
+
+def npy_row_blocks(path, block_bytes=64 * MIB):
+    """(first row, rows) blocks of a 2-D C-order .npy, read with plain file reads:
+    resident memory stays at one block, however big the matrix."""
+    import numpy as np
+
+    with open(path, "rb") as handle:
+        shape, fortran, dtype = _npy_header(handle)
+        if fortran or len(shape) != 2:
+            raise ValueError(f"{path}: expected a 2-D C-order matrix")
+        n, m = shape
+        rows = max(1, block_bytes // max(1, m * dtype.itemsize))
+        for start in range(0, n, rows):
+            count = min(rows, n - start)
+            block = np.fromfile(handle, dtype=dtype, count=count * m)
+            if block.size != count * m:
+                raise ValueError(f"{path}: truncated at row {start + block.size // max(m, 1)} of {n}")
+            yield start, block.reshape(count, m)
+
+
+def npy_shape(path):
+    """The shape of an .npy file, from its header."""
+    with open(path, "rb") as handle:
+        return _npy_header(handle)[0]
+
+
+def _npy_header(handle):
+    """(shape, fortran_order, dtype) of the .npy open in `handle`, left after its header."""
+    import numpy as np
+
+    version = np.lib.format.read_magic(handle)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    return read(handle)
 
 
 def log(message):

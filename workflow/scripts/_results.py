@@ -39,8 +39,8 @@ def formats_for(measure, configured):
 
 def load(measure, part, data_csv, inventory_csv):
     """Long table: key (net or matrix), format, value [, threads], plus the key's metadata."""
-    data = pd.read_csv(data_csv)
-    inventory = pd.read_csv(inventory_csv, dtype={"layer": str})
+    data = pd.read_csv(data_csv, dtype={"net": str, "matrix": str})
+    inventory = pd.read_csv(inventory_csv, dtype={"name": str, "net": str, "layer": str})
     value = MEASURES[measure]["value"]
     if part == "nets":
         meta = (inventory.dropna(subset=["net"])

@@ -6,9 +6,9 @@ net), nets_time.csv (sum over the net's layers; a net is listed at a thread
 count only when all its layers were timed).
 """
 
-from _pipeline import atomic_path, log, log_to
+from _pipeline import atomic_path, log, start_job
 
-log_to(snakemake.log[0])  # noqa: F821
+start_job(snakemake.log[0])  # noqa: F821
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -17,11 +17,13 @@ COLUMNS = {
     "matrices": ["matrix", "group", "rows", "cols", "nnz", "density", "distinct"],
     "space": ["matrix", "format", "bits_per_entry", "ratio_vs_dense"],
     "energy": ["matrix", "format", "pj_per_entry"],
-    "time": ["matrix", "format", "threads", "rows", "seconds_per_row", "seconds_per_row_std", "max_abs_err"],
+    "time": ["matrix", "format", "threads", "rows", "seconds_per_row", "seconds_per_row_std", "max_abs_err",
+             "max_rel_err", "timed_from", "timed_to"],
     "encode": ["matrix", "format", "rows", "cols", "nbits", "bits_per_entry", "encode_seconds", "roundtrip_exact"],
     "nets_space": ["net", "format", "bits_per_entry", "ratio_vs_dense"],
     "nets_energy": ["net", "format", "pj_per_entry"],
-    "nets_time": ["net", "format", "threads", "rows", "seconds_per_row", "seconds_per_row_std", "max_abs_err"],
+    "nets_time": ["net", "format", "threads", "rows", "seconds_per_row", "seconds_per_row_std", "max_abs_err",
+                  "max_rel_err"],
 }
 
 
@@ -62,6 +64,7 @@ def net_times(time, inventory):
                 "seconds_per_row": float(group["seconds_per_row"].sum()),
                 "seconds_per_row_std": float(np.sqrt((group["seconds_per_row_std"] ** 2).sum())),
                 "max_abs_err": float(group["max_abs_err"].max()),
+                "max_rel_err": float(group["max_rel_err"].max()),
             })
     return pd.DataFrame(rows, columns=COLUMNS["nets_time"])
 
@@ -72,8 +75,8 @@ def write(table, path):
 
 
 def main(sm):
-    inventory = pd.read_csv(sm.input.inventory, dtype={"layer": str}, keep_default_na=False,
-                            na_values=[""])
+    inventory = pd.read_csv(sm.input.inventory, dtype={"name": str, "net": str, "layer": str},
+                            keep_default_na=False, na_values=[""])
     names = list(inventory["name"])
     nets = list(dict.fromkeys(inventory["net"].dropna()))
     formats = list(sm.params.space_formats)
@@ -99,6 +102,10 @@ def main(sm):
     for name, table in tables.items():
         write(table, sm.output[name])
         log(f"{sm.output[name]}: {len(table)} rows")
+    if not nets:
+        log("note: no networks in this dataset: the nets_* tables are empty")
+    if not (inventory["group"] == "benchmark").any():
+        log("note: no benchmark matrices in this dataset")
 
 
 main(snakemake)  # noqa: F821

@@ -11,10 +11,9 @@ Written to `<out>/data/matrices/` in the study's benchmark layout.
 
 from pathlib import Path
 
-from _pipeline import atomic_path, log, log_to, use_src
+from _pipeline import atomic_path, log, start_job
 
-log_to(snakemake.log[0])  # noqa: F821
-use_src(snakemake.input.kernel)  # noqa: F821
+start_job(snakemake.log[0])  # noqa: F821
 
 import numpy as np  # noqa: E402
 import scipy.io  # noqa: E402

@@ -19,10 +19,9 @@ from pathlib import Path
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
-from _pipeline import log, log_to, use_src, write_csv  # noqa: E402
+from _pipeline import log, start_job, write_csv  # noqa: E402
 
-log_to(snakemake.log[0])  # noqa: F821
-use_src(snakemake.input.kernel)  # noqa: F821
+start_job(snakemake.log[0])  # noqa: F821
 
 import numpy as np  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402

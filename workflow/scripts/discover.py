@@ -3,13 +3,13 @@
 from collections import Counter
 from pathlib import Path
 
-from _pipeline import fail, log, log_to, use_src, write_csv
+from _pipeline import fail, log, start_job, write_csv
 
-log_to(snakemake.log[0])  # noqa: F821
-use_src(snakemake.input.kernel)  # noqa: F821
+start_job(snakemake.log[0])  # noqa: F821
 
 from hamsham.archive import discover  # noqa: E402
 from hamsham.errors import InputError  # noqa: E402
+from hamsham.io import sniff_matrix_file  # noqa: E402
 
 COLUMNS = ["name", "path", "group", "net", "layer", "pruning", "clusters", "score"]
 
@@ -20,8 +20,8 @@ def cell(value):
 
 def main(sm):
     root = Path(sm.params.root)
-    # dataset=paper: say which archive the extracted files came from.
-    origin = f" (extracted from {sm.params.archive})" if sm.params.archive else ""
+    # dataset=paper: say where the files came from.
+    origin = f" (from {sm.params.origin})" if sm.params.origin else ""
     try:
         entries = discover(root)
     except InputError as err:  # names the file or folder and the problem
@@ -34,14 +34,23 @@ def main(sm):
     if clashes:
         paths = [str(entry.path) for entry in entries if entry.name in clashes]
         fail(f"matrix names must be unique (file stems), but these repeat: {clashes}: {paths}{origin}")
+    for entry in entries:  # a file that is no matrix is refused now, not after a long load
+        try:
+            sniff_matrix_file(entry.path)
+        except InputError as err:
+            fail(f"{err}{origin}")
     entries = sorted(entries, key=lambda e: (e.group == "benchmark", e.group, e.net or "", e.name))
     rows = []
     for entry in entries:
         rows.append([cell(getattr(entry, column)) for column in COLUMNS])
     write_csv(sm.output.inventory, COLUMNS, rows)
     nets = {entry.net for entry in entries if entry.net}
-    log(f"{root}: {len(entries)} matrices, {len(nets)} networks, "
-        f"{sum(entry.group == 'benchmark' for entry in entries)} benchmark matrices")
+    benchmark = sum(entry.group == "benchmark" for entry in entries)
+    log(f"{root}: {len(entries)} matrices: {len(nets)} networks, {benchmark} benchmark matrices")
+    for part, count in (("networks (nns/data/matrices)", len(nets)),
+                        ("benchmark matrices (benchmark/data/matrices)", benchmark)):
+        if not count:
+            log(f"note: no {part} here; their tables and figures say so")
 
 
 main(snakemake)  # noqa: F821

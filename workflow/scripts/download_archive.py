@@ -1,20 +1,15 @@
-"""Download the study's archive from a direct URL (resume, retries, optional sha256)."""
+"""Download the study's archive: from its published landing page (resolved afresh to
+the direct link on every run) or a direct URL, with resume, retries and an optional
+sha256. A page where the archive should be is refused."""
 
 from pathlib import Path
 
-from _pipeline import fail, heartbeat, log, log_to, use_src
+from _pipeline import fail, heartbeat, log, start_job
 
-log_to(snakemake.log[0])  # noqa: F821
-use_src(snakemake.input.kernel)  # noqa: F821
+start_job(snakemake.log[0])  # noqa: F821
 
-from hamsham.download import download  # noqa: E402
 from hamsham.errors import InputError  # noqa: E402
-
-
-def looks_like_html(path):
-    with open(path, "rb") as handle:
-        head = handle.read(512).lstrip().lower()
-    return head.startswith((b"<!doctype html", b"<html")) or b"<head" in head
+from hamsham.landing import fetch_archive  # noqa: E402
 
 
 def main(sm):
@@ -22,12 +17,9 @@ def main(sm):
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
         with heartbeat(f"downloading {url} to {dest}", every=15):
-            download(url, dest, sha256=sm.params.sha256 or None)
-    except InputError as err:  # DownloadError: names the URL and the problem
-        fail(f"could not download the archive: {err}")
-    if looks_like_html(dest):
-        dest.unlink()
-        fail(f"{url} returned an HTML page, not the archive. {sm.params.hint}")
+            fetch_archive(url, dest, sha256=sm.params.sha256 or None)
+    except InputError as err:  # names the URL and the problem
+        fail(f"could not get the archive: {err}\n{sm.params.hint}")
     log(f"{dest}: {dest.stat().st_size} bytes")
 
 

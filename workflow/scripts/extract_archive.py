@@ -12,10 +12,9 @@ import re
 import shutil
 from pathlib import Path
 
-from _pipeline import fail, heartbeat, log, log_to, use_src
+from _pipeline import fail, heartbeat, log, start_job
 
-log_to(snakemake.log[0])  # noqa: F821
-use_src(snakemake.input.kernel)  # noqa: F821
+start_job(snakemake.log[0])  # noqa: F821
 
 from hamsham.archive import safe_extract  # noqa: E402
 from hamsham.errors import InputError  # noqa: E402
@@ -52,7 +51,7 @@ def main(sm):
         log(f"{archive}: sha256 {actual} as expected")
     try:
         with heartbeat(f"extracting {archive} into {dest}"):
-            safe_extract(archive, dest)
+            safe_extract(archive, dest, max_total_bytes=int(sm.params.max_bytes))
     except InputError as err:  # names the archive (or member) and the problem
         fail(str(err))
     files = sum(1 for p in dest.rglob("*") if p.is_file())

@@ -7,9 +7,9 @@ per matrix, one bar per format. Log scale on the value axis.
 
 import os
 
-from _pipeline import atomic_path, log, log_to
+from _pipeline import atomic_path, log, start_job
 
-log_to(snakemake.log[0])  # noqa: F821
+start_job(snakemake.log[0])  # noqa: F821
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("MPLCONFIGDIR", os.path.join(os.path.dirname(os.path.abspath(snakemake.log[0])), ".mpl"))  # noqa: F821
 

@@ -1,12 +1,12 @@
 """The paper's model for one matrix: its statistics, space (psi) and energy per entry.
 
-Usage: model.py --kernel K --npy W.npy --matrix NAME --group G
-                --stats OUT.csv --space OUT.csv --energy OUT.csv
+Usage: model.py --npy W.npy --matrix NAME --group G --stats OUT.csv --space OUT.csv
+                --energy OUT.csv --mem-mb N
 """
 
 import argparse
 
-from _pipeline import heartbeat, log, use_src, write_csv
+from _pipeline import heartbeat, log, npy_shape, require_memory, start_job, write_csv
 
 SPACE = ["HAM", "sHAM", "CSC", "IM", "CSER", "dense", "HAM-ub", "sHAM-ub"]
 ENERGY = ["HAM", "sHAM", "CSC", "IM", "CSER"]
@@ -14,25 +14,27 @@ ENERGY = ["HAM", "sHAM", "CSC", "IM", "CSER"]
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
-    for name in ("kernel", "npy", "matrix", "group", "stats", "space", "energy"):
+    for name in ("npy", "matrix", "group", "stats", "space", "energy"):
         parser.add_argument(f"--{name}", required=True)
+    parser.add_argument("--mem-mb", type=float, required=True)
     args = parser.parse_args(argv)
-    use_src(args.kernel)
+    start_job()
 
     import numpy as np
 
-    import hamsham
-    from hamsham.model import LayerStats
+    from hamsham.model import LayerStats, paper_energy, paper_space
 
+    n, m = npy_shape(args.npy)
+    require_memory(f"the model of {args.matrix} ({n} x {m})", args.mem_mb, (n, m))
     W = np.load(args.npy)
-    n, m = W.shape
     with heartbeat(f"statistics of {args.matrix} ({n} x {m})"):
         stats = LayerStats.of(W)  # computed once, shared by both models
+    del W
     nnz, distinct = stats.nnz, stats.table.k
     with heartbeat(f"space model of {args.matrix}"):
-        space = hamsham.paper_space(stats)
+        space = paper_space(stats)
     with heartbeat(f"energy model of {args.matrix}"):
-        energy = hamsham.paper_energy(stats)
+        energy = paper_energy(stats)
     write_csv(args.stats, ["matrix", "group", "rows", "cols", "nnz", "density", "distinct"],
               [[args.matrix, args.group, n, m, nnz, nnz / (n * m), distinct]])
     write_csv(args.space, ["matrix", "format", "bits_per_entry", "ratio_vs_dense"],

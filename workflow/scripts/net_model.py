@@ -1,11 +1,11 @@
 """The paper's model for one network: its layers share one HAM and one sHAM code.
 
-Usage: net_model.py --kernel K --net NAME --space OUT.csv --energy OUT.csv LAYER.npy ...
+Usage: net_model.py --net NAME --space OUT.csv --energy OUT.csv --mem-mb N LAYER.npy ...
 """
 
 import argparse
 
-from _pipeline import heartbeat, log, use_src, write_csv
+from _pipeline import heartbeat, log, npy_shape, require_memory, start_job, write_csv
 
 SPACE = ["HAM", "sHAM", "CSC", "IM", "CSER", "dense", "HAM-ub", "sHAM-ub"]
 ENERGY = ["HAM", "sHAM", "CSC", "IM", "CSER"]
@@ -13,21 +13,23 @@ ENERGY = ["HAM", "sHAM", "CSC", "IM", "CSER"]
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
-    for name in ("kernel", "net", "space", "energy"):
+    for name in ("net", "space", "energy"):
         parser.add_argument(f"--{name}", required=True)
+    parser.add_argument("--mem-mb", type=float, required=True)
     parser.add_argument("layers", nargs="+")
     args = parser.parse_args(argv)
-    use_src(args.kernel)
+    start_job()
 
     import numpy as np
 
-    import hamsham
+    from hamsham.model import LayerStats, network_energy, network_space
 
-    layers = [np.load(path) for path in args.layers]
-    shapes = " + ".join(f"{L.shape[0]}x{L.shape[1]}" for L in layers)
+    shapes = " + ".join("{}x{}".format(*npy_shape(path)) for path in args.layers)
+    require_memory(f"the network model of {args.net} ({shapes})", args.mem_mb)
     with heartbeat(f"network model of {args.net} ({shapes})"):
-        space = hamsham.network_space(layers)
-        energy = hamsham.network_energy(layers)
+        stats = [LayerStats.of(np.load(path)) for path in args.layers]  # one layer in memory at a time
+        space = network_space(stats)
+        energy = network_energy(stats)
     write_csv(args.space, ["net", "format", "bits_per_entry", "ratio_vs_dense"],
               [[args.net, f, float(space[f]), float(space[f]) / 32.0] for f in SPACE if f in space])
     write_csv(args.energy, ["net", "format", "pj_per_entry"],

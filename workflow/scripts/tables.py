@@ -8,9 +8,9 @@ count.
 import html
 import math
 
-from _pipeline import log, log_to, write_text
+from _pipeline import log, start_job, write_text
 
-log_to(snakemake.log[0])  # noqa: F821
+start_job(snakemake.log[0])  # noqa: F821
 
 from _results import MEASURES, formats_for, load, wide  # noqa: E402
 

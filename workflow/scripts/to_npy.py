@@ -1,39 +1,37 @@
-"""Load one matrix of the archive (hamsham.io.load_matrix) and save it as float32 .npy.
+"""Convert one matrix of the archive into a float32 .npy (hamsham.io.convert_to_npy).
 
-Usage: to_npy.py --kernel src/hamsham/_kernel.so --source FILE --output OUT.npy
-A bad file stops with the library's message naming the file; nothing is written.
+Usage: to_npy.py --source FILE --output OUT.npy --mem-mb N
+The text is streamed in blocks: memory stays small whatever the matrix's size. A
+bad file stops with the library's message naming the file; nothing is written.
 """
 
 import argparse
 
-from _pipeline import atomic_path, fail, heartbeat, log, use_src
+from _pipeline import fail, heartbeat, log, log_matrix_size, require_memory, start_job
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--kernel", required=True)
     parser.add_argument("--source", required=True)
     parser.add_argument("--output", required=True)
+    parser.add_argument("--mem-mb", type=float, required=True)
     args = parser.parse_args(argv)
-    use_src(args.kernel)
-
-    import numpy as np
+    start_job()
+    require_memory(f"converting {args.source}", args.mem_mb)
 
     from hamsham.errors import InputError
-    from hamsham.io import load_matrix
+    from hamsham.io import convert_to_npy
 
     try:
-        with heartbeat(f"loading {args.source}"):
-            W = load_matrix(args.source)
+        with heartbeat(f"converting {args.source}"):
+            rows, cols = convert_to_npy(args.source, args.output)
     except InputError as err:
         message = str(err)
         fail(message if args.source in message else f"{args.source}: {message}")
     except FileNotFoundError:
         fail(f"{args.source}: no such file")
-    W = np.ascontiguousarray(W, dtype=np.float32)
-    with atomic_path(args.output, suffix=".npy") as tmp:
-        np.save(tmp, W)
-    log(f"{args.source}: {W.shape[0]} x {W.shape[1]} float32 -> {args.output}")
+    log(f"{args.source}: {rows} x {cols} float32 -> {args.output}")
+    log_matrix_size((rows, cols))
 
 
 if __name__ == "__main__":
