@@ -3,8 +3,10 @@ import numpy as np
 import pytest
 
 import hamsham
+from hamsham.formats import roundtrip_errors
 from hamsham.huffman import HuffmanCode
 from hamsham.io import load_matrix
+from hamsham.timing import paper_dot_time, paper_input, reference_product
 from hamsham.values import ValueTable
 
 from helpers import DenseProduct, assert_product_close, fibonacci_matrix, quantized_matrix
@@ -56,6 +58,109 @@ def test_products_match_the_dense_product(name, fmt):
     y = x @ obj
     assert y.shape == (W.shape[1],)
     assert_product_close(y[None, :], x[None, :], W)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name", ["100x77-d0.7-k256", "nonzero-background", "7x300-d0.05-k16", "1x1-d0.0-k1"])
+def test_columns_are_the_slices(name, fmt):
+    W = MATRICES[name]
+    obj = hamsham.compress(W, fmt)
+    m = W.shape[1]
+    for start, stop in ((0, m), (0, 0), (m, m), (0, 1), (m // 3, m // 2 + 1), (m - 1, m)):
+        D = obj.columns(start, stop)
+        assert D.dtype == np.float32 and D.flags.c_contiguous and D.shape == (W.shape[0], stop - start)
+        assert np.array_equal(D, W[:, start:stop])
+    for start, stop in ((-1, 1), (1, 0), (0, m + 1)):
+        with pytest.raises(ValueError, match="start <= stop"):
+            obj.columns(start, stop)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_roundtrip_errors(fmt):
+    W = MATRICES["100x77-d0.7-k256"]
+    obj = hamsham.compress(W, fmt)
+    for block_bytes in (1, 400 * 7, 256 << 20):  # one column, 7 columns, all at once
+        assert roundtrip_errors(obj, W, block_bytes=block_bytes) == (0, 0.0)
+        assert roundtrip_errors(obj, W.astype(np.float64), block_bytes=block_bytes) == (0, 0.0)
+    changed = W.copy()
+    changed[3, 5] += 2.0
+    changed[99, 76] -= 0.5
+    for block_bytes in (1, 400 * 7, 256 << 20):
+        assert roundtrip_errors(obj, changed, block_bytes=block_bytes) == (2, 2.0)
+    with pytest.raises(ValueError, match="shape"):
+        roundtrip_errors(obj, W[:, :-1])
+
+
+VALUE_FIELDS = {"ham": "values", "sham": "values", "cser": "values", "im": "values", "csc": "data", "dense": "W"}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_roundtrip_errors_of_a_corrupted_value_table(fmt):
+    """A structure that is valid but holds other values: every changed entry is counted."""
+    W = MATRICES["100x77-d0.7-k256"]
+    arrays = hamsham.compress(W, fmt).to_arrays()
+    field = VALUE_FIELDS[fmt]
+    values = arrays[field].copy()
+    values[values != 0] += np.float32(1.0)
+    arrays[field] = values
+    obj = hamsham.from_arrays(fmt, arrays, W.shape)
+    assert roundtrip_errors(obj, W, block_bytes=4000) == (np.count_nonzero(W), pytest.approx(1.0, rel=1e-5))
+
+
+def tall_matrix(n=1_262_102, m=4, density=0.31, k=300):
+    """The shape of the study's tallest matrix (imagenet): nonnegative, a few hundred values."""
+    rng = np.random.default_rng(0)
+    p = 0.98 ** np.arange(k)
+    W = rng.choice(np.arange(1, k + 1, dtype=np.float32) * np.float32(0.37), size=(n, m), p=p / p.sum())
+    W[rng.random((n, m)) >= density] = 0
+    return W
+
+
+def test_long_columns_are_as_accurate_as_blas():
+    W = tall_matrix()
+    X = paper_input(W.shape[0])
+    exact = reference_product(X, W)
+    dense = np.abs(X @ W - exact).max()
+    for fmt in ("ham", "sham", "cser"):
+        obj = hamsham.compress(W, fmt)
+        for threads in (1, 2):
+            err = np.abs(obj.left_matmul(X, threads=threads) - exact).max()
+            assert err <= 2 * dense, (fmt, threads, err, dense)
+        err = np.abs(obj.left_matmul(X[0]) - exact[0]).max()
+        assert err <= 2 * dense, (fmt, "vector", err, dense)
+
+
+def test_reference_product_in_blocks():
+    rng = np.random.default_rng(3)
+    W = rng.standard_normal((1000, 30)).astype(np.float32)
+    X = rng.random((5, 1000), dtype=np.float32)
+    full = X.astype(np.float64) @ W.astype(np.float64)
+    for block_rows in (None, 1, 7, 999, 5000):
+        assert np.allclose(reference_product(X, W, block_rows=block_rows), full, rtol=1e-13, atol=1e-12)
+    with pytest.raises(ValueError, match="does not match"):
+        reference_product(X[:, :-1], W)
+
+
+def test_paper_dot_time_errors():
+    W = MATRICES["100x77-d0.7-k256"]
+    obj = hamsham.compress(W, "sham")
+    X = paper_input(W.shape[0], 4)
+    reference = reference_product(X, W)
+    by_reference = paper_dot_time(obj, reference, rows=4, repeats=2)
+    by_matrix = paper_dot_time(obj, W=W, rows=4, repeats=2)
+    older_call = paper_dot_time(obj, W, None, 1, rows=4, repeats=2)  # paper_dot_time(obj, W, threads=...)
+    for result in (by_reference, by_matrix, older_call):
+        assert result["seconds_per_row"] > 0 and result["seconds_per_row_std"] >= 0
+        assert result["max_abs_err"] == by_reference["max_abs_err"] < 1e-3
+        assert result["max_rel_err"] == by_reference["max_abs_err"] / np.abs(reference).max()
+    shifted = paper_dot_time(obj, reference + 1.0, rows=4, repeats=1)
+    assert abs(shifted["max_abs_err"] - 1.0) < 1e-3
+    zero = hamsham.compress(np.zeros((6, 3), np.float32), "ham")
+    assert paper_dot_time(zero, W=np.zeros((6, 3)), repeats=1)["max_rel_err"] == 0.0
+    with pytest.raises(ValueError, match="reference"):
+        paper_dot_time(obj, repeats=1)
+    with pytest.raises(ValueError, match="shape"):
+        paper_dot_time(obj, reference[:, :-1], rows=4, repeats=1)
 
 
 def test_columns_start_at_bit_31():
@@ -170,6 +275,7 @@ def test_corrupted_bitstreams_fail_cleanly(fmt):
         arrays["words"] = words
         obj = hamsham.from_arrays(fmt, arrays, W.shape)
         try:
+            assert obj.columns(10, 30).shape == (W.shape[0], 20)
             assert obj.to_dense().shape == W.shape
             assert (np.ones((2, W.shape[0]), np.float32) @ obj).shape == (2, W.shape[1])
         except ValueError as err:

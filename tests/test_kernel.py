@@ -324,6 +324,50 @@ def test_decode_many_columns(m):
             assert np.array_equal(M.decode(t), W)
 
 
+@pytest.mark.parametrize("threads", (1, 2, 3))
+def test_columns_decode_only_the_range(threads):
+    rng = np.random.default_rng(20 + threads)
+    W = random_matrix(rng, 70, 100, 30, density=0.4)
+    W2 = W.copy()
+    W2[W2 == 0] = 0.5  # nonzero background for CSER
+    for M, A in ((encode_ham(W)[0], W), (encode_sham(W)[0], W), (encode_cser(W)[0], W), (encode_cser(W2)[0], W2)):
+        for start, stop in ((0, 100), (0, 0), (100, 100), (3, 4), (17, 83), (50, 100), (0, 33)):
+            D = M.columns(start, stop, threads)
+            assert D.dtype == np.float32 and D.flags.c_contiguous and D.shape == (70, stop - start)
+            assert np.array_equal(D, A[:, start:stop])
+        for start, stop in ((-1, 3), (5, 4), (0, 101)):
+            with pytest.raises(ValueError, match="start <= stop"):
+                M.columns(start, stop)
+
+
+def test_columns_skip_a_corrupted_column_outside_the_range():
+    rng = np.random.default_rng(24)
+    W = random_matrix(rng, 64, 6, 20, density=0.8)
+    H, (code, words, bo) = encode_ham(W)
+    words = words.copy()
+    words[bo[3] // 32 + 1] ^= np.uint32(0xFFFFFFFF)  # inside column 3 (64 entries of >= 1 bit)
+    H2 = K.HamMatrix(code, words, bo, 64)
+    assert np.array_equal(H2.columns(0, 2), W[:, :2]) and np.array_equal(H2.columns(5, 6), W[:, 5:])
+    try:
+        H2.columns(3, 4)
+    except ValueError as err:
+        assert "corrupted HAM bitstream: column 3" in str(err)
+
+
+def test_long_columns_sum_in_blocks():
+    # Products over many rows fold float32 block sums into float64: far more accurate than
+    # one float32 sum down the column (whose error would be about 100 times the one below).
+    rng = np.random.default_rng(25)
+    n = 300_000
+    W = np.where(rng.random((n, 3)) < 0.4, rng.integers(1, 200, (n, 3)), 0).astype(np.float32)
+    X = rng.random((8, n), dtype=np.float32)
+    exact = X.astype(np.float64) @ W.astype(np.float64)
+    for M in (encode_ham(W)[0], encode_sham(W)[0], encode_cser(W)[0]):
+        for r in (1, 8, 17):
+            err = np.abs(M.matmul(np.ascontiguousarray(X[:r]), 2) - exact[:r]).max()
+            assert err <= 1e-6 * np.abs(exact).max(), (M, r, err)
+
+
 def test_ham_thousands_of_symbols_skewed():
     rng = np.random.default_rng(4)
     W = (rng.standard_normal((300, 120)) * 1000).round().astype(np.float32)  # thousands of distinct values

@@ -132,14 +132,13 @@ void HamMatrix::matmul(const float* X, size_t r, float* Y, long threads) const {
     });
 }
 
-void HamMatrix::decode(float* out, long threads) const {
-    const size_t m = n_cols();
-    const size_t parts = resolve_threads(threads, m, cost_.back() - cost_.front());
-    const std::vector<size_t> bounds = decode_ranges(cost_, parts);
-    prefault_output(out, n_ * m, parts);
+void HamMatrix::decode(float* out, size_t j0, size_t j1, long threads) const {
+    const size_t parts = resolve_threads(threads, j1 - j0, cost_[j1] - cost_[j0]);
+    const std::vector<size_t> bounds = decode_ranges(cost_, parts, j0, j1);
+    prefault_output(out, n_ * (j1 - j0), parts);
     run_parallel(parts, [&](size_t t) {
         decode_tiles(
-            bounds[t], bounds[t + 1], n_, m, out, [&](size_t j) { return Cursor{offsets_[j], 0}; },
+            bounds[t], bounds[t + 1], n_, out, j1 - j0, j0, [&](size_t j) { return Cursor{offsets_[j], 0}; },
             [&](Cursor& c, size_t j, uint64_t stop, uint64_t dummy, const auto& sink, auto& s0, auto& s1) {
                 ham_advance(*code_, zero_runs_, words_.data, offsets_, c, j, stop, dummy, n_, sink, s0, s1);
             });
@@ -232,15 +231,14 @@ void ShamMatrix::matmul(const float* X, size_t r, float* Y, long threads) const 
     });
 }
 
-void ShamMatrix::decode(float* out, long threads) const {
-    const size_t m = n_cols();
-    const size_t parts = resolve_threads(threads, m, cost_.back() - cost_.front());
-    const std::vector<size_t> bounds = decode_ranges(cost_, parts);
-    prefault_output(out, n_ * m, parts);
+void ShamMatrix::decode(float* out, size_t j0, size_t j1, long threads) const {
+    const size_t parts = resolve_threads(threads, j1 - j0, cost_[j1] - cost_[j0]);
+    const std::vector<size_t> bounds = decode_ranges(cost_, parts, j0, j1);
+    prefault_output(out, n_ * (j1 - j0), parts);
     rows_.visit([&](const auto* ri) {
         run_parallel(parts, [&](size_t t) {
             decode_tiles(
-                bounds[t], bounds[t + 1], n_, m, out,
+                bounds[t], bounds[t + 1], n_, out, j1 - j0, j0,
                 [&](size_t j) { return Cursor{offsets_[j], static_cast<uint64_t>(col_ptr_[j])}; },
                 [&](Cursor& c, size_t j, uint64_t stop, uint64_t dummy, const auto& sink, auto& s0, auto& s1) {
                     sham_advance_to_row(*code_, words_.data, offsets_, col_ptr_, ri, n_, c, j, stop, dummy, sink,
@@ -352,7 +350,7 @@ void CserMatrix::matmul(const float* X, size_t r, float* Y, long threads) const 
     const size_t parts = resolve_threads(threads, m, (cost_.back() - cost_.front()) * r);
     const std::unique_ptr<float[]> xt = transpose_x(X, r, n_, stride, parts);
     const bool bg = background_ != 0.f;
-    std::vector<float> total(stride, 0.f);  // sum of all rows of Xt, for the background
+    std::vector<double> total(stride, 0.0);  // sum of all rows of Xt, for the background
     if (bg)
         for (uint64_t i = 0; i < n_; ++i)
             for (size_t c = 0; c < stride; ++c) total[c] += xt[i * stride + c];
@@ -365,43 +363,62 @@ void CserMatrix::matmul(const float* X, size_t r, float* Y, long threads) const 
                 std::vector<float> store(4 * stride, 0.f);
                 Acc acc(&store[0], stride), sum(&store[stride], stride), sum2(&store[2 * stride], stride),
                     listed(&store[3 * stride], stride);
+                // float32 sums over at most about kFoldRows entries, folded into float64 (see matmul_tiles).
+                std::vector<double> acc64(r), listed64(r);
+                uint64_t pending = 0;
+                const auto fold = [&] {
+                    for (size_t c = 0; c < r; ++c) {
+                        acc64[c] += acc.get(c);
+                        listed64[c] += listed.get(c);
+                    }
+                    acc.zero();
+                    listed.zero();
+                    pending = 0;
+                };
                 const float* x = xt.get();
                 for (size_t j = bounds[t]; j < bounds[t + 1]; ++j) {
                     acc.zero();
                     listed.zero();
+                    std::fill(acc64.begin(), acc64.end(), 0.0);
+                    std::fill(listed64.begin(), listed64.end(), 0.0);
                     for (uint64_t p = row_ptr_[j]; p < row_ptr_[j + 1]; ++p) {
                         const CserGroup g = cser_group(value_ptr_, value_index_, values_, n_ci, p);
-                        // Two independent sums (the additions' latency, not their number, bounds a
-                        // single chain). Row n of Xt is zeros: a clamped index adds nothing.
-                        sum.zero();
-                        sum2.zero();
-                        uint64_t q = g.q0;
-                        for (; q + 2 <= g.q1; q += 2) {
-                            sum.add(x + std::min<uint64_t>(ci[q], n) * stride);
-                            sum2.add(x + std::min<uint64_t>(ci[q + 1], n) * stride);
+                        for (uint64_t q0 = g.q0; q0 < g.q1; q0 += kFoldRows) {
+                            const uint64_t q1 = std::min(g.q1, q0 + kFoldRows);
+                            // Two independent sums (the additions' latency, not their number, bounds a
+                            // single chain). Row n of Xt is zeros: a clamped index adds nothing.
+                            sum.zero();
+                            sum2.zero();
+                            uint64_t q = q0;
+                            for (; q + 2 <= q1; q += 2) {
+                                sum.add(x + std::min<uint64_t>(ci[q], n) * stride);
+                                sum2.add(x + std::min<uint64_t>(ci[q + 1], n) * stride);
+                            }
+                            if (q < q1) sum.add(x + std::min<uint64_t>(ci[q], n) * stride);
+                            sum.add(sum2);
+                            acc.fma(sum, g.value);
+                            if (bg) listed.add(sum);
+                            pending += q1 - q0;
+                            if (pending >= kFoldRows) fold();
                         }
-                        if (q < g.q1) sum.add(x + std::min<uint64_t>(ci[q], n) * stride);
-                        sum.add(sum2);
-                        acc.fma(sum, g.value);
-                        if (bg) listed.add(sum);
                     }
-                    if (bg) acc.background(total.data(), listed, background_);
-                    for (size_t c = 0; c < r; ++c) Y[c * m + j] = acc.get(c);
+                    fold();
+                    for (size_t c = 0; c < r; ++c)
+                        Y[c * m + j] = static_cast<float>(acc64[c] + (bg ? (total[c] - listed64[c]) * background_ : 0.0));
                 }
             });
         });
     });
 }
 
-void CserMatrix::decode(float* out, long threads) const {
-    const size_t m = n_cols();
-    const size_t parts = resolve_threads(threads, m, cost_.back() - cost_.front());
-    const std::vector<size_t> bounds = balanced_ranges(cost_, parts);
-    prefault_output(out, n_ * m, parts);
+void CserMatrix::decode(float* out, size_t j0, size_t j1, long threads) const {
+    const size_t parts = resolve_threads(threads, j1 - j0, cost_[j1] - cost_[j0]);
+    const std::vector<size_t> bounds = balanced_ranges(cost_, parts, j0, j1);
+    prefault_output(out, n_ * (j1 - j0), parts);
     const uint64_t n_ci = col_index_.size();
     col_index_.visit([&](const auto* ci) {
         run_parallel(parts, [&](size_t t) {
-            decode_columns(bounds[t], bounds[t + 1], n_, m, out, [&](size_t j, float* col) {
+            decode_columns(bounds[t], bounds[t + 1], n_, out, j1 - j0, j0, [&](size_t j, float* col) {
                 if (background_ != 0.f || !is_pos_zero(background_)) std::fill(col, col + n_, background_);
                 for (uint64_t p = row_ptr_[j]; p < row_ptr_[j + 1]; ++p) {
                     const CserGroup g = cser_group(value_ptr_, value_index_, values_, n_ci, p);

@@ -171,15 +171,31 @@ py::array_t<float> matmul(const M& self, const py::array& X, long threads, const
     return Y;
 }
 
+// W[:, start:stop] as float32 (n, stop - start), C order, for 0 <= start <= stop <= m.
 template <class M>
-py::array_t<float> decode(const M& self, long threads) {
-    py::array_t<float> out({static_cast<py::ssize_t>(self.n_rows()), static_cast<py::ssize_t>(self.n_cols())});
+py::array_t<float> decode(const M& self, int64_t start, int64_t stop, long threads, const char* cls) {
+    const int64_t m = static_cast<int64_t>(self.n_cols());
+    if (start < 0 || start > stop || stop > m)
+        bad(std::string(cls) + ".columns", "need 0 <= start <= stop <= " + std::to_string(m) + ", got start = " +
+                                               std::to_string(start) + ", stop = " + std::to_string(stop));
+    py::array_t<float> out({static_cast<py::ssize_t>(self.n_rows()), static_cast<py::ssize_t>(stop - start)});
     float* o = out.mutable_data();
     {
         py::gil_scoped_release release;
-        self.decode(o, threads);
+        self.decode(o, static_cast<size_t>(start), static_cast<size_t>(stop), threads);
     }
     return out;
+}
+
+// The decode() and columns() methods of a matrix class.
+template <class M, class C>
+void def_decoding(C& cls, const char* name) {
+    cls.def("decode", [name](const M& s, long t) { return decode(s, 0, static_cast<int64_t>(s.n_cols()), t, name); },
+            py::arg("threads") = 0, "The exact matrix, float32 (n, m), C order.")
+        .def("columns",
+             [name](const M& s, int64_t start, int64_t stop, long t) { return decode(s, start, stop, t, name); },
+             py::arg("start"), py::arg("stop"), py::arg("threads") = 0,
+             "The exact columns start..stop - 1, float32 (n, stop - start), C order; only they are decoded.");
 }
 
 }  // namespace
@@ -274,7 +290,7 @@ PYBIND11_MODULE(_kernel, m) {
                    " table_bits=" + std::to_string(c.table_bits()) + ">";
         });
 
-    py::class_<HamMatrix>(m, "HamMatrix",
+    auto ham = py::class_<HamMatrix>(m, "HamMatrix",
                           "HAM: every entry of an n x m matrix, column-major, Huffman coded. Keeps a reference to "
                           "`words` (not a copy) and makes it read-only.")
         .def(py::init([](std::shared_ptr<Code> code, const py::array& words, const py::array& bit_offsets,
@@ -290,15 +306,14 @@ PYBIND11_MODULE(_kernel, m) {
              py::arg("code"), py::arg("words"), py::arg("bit_offsets"), py::arg("n_rows"))
         .def("matmul", [](const HamMatrix& s, const py::array& X, long t) { return matmul(s, X, t, "HamMatrix"); },
              py::arg("X"), py::arg("threads") = 0, "Y = X @ W for X float32 (r, n), C order; threads <= 0: all.")
-        .def("decode", [](const HamMatrix& s, long t) { return decode(s, t); }, py::arg("threads") = 0,
-             "The exact matrix, float32 (n, m), C order.")
         .def("column_bits", [](const HamMatrix& s) { return to_numpy(column_bits(s.bit_offsets())); })
         .def_property_readonly("n_rows", &HamMatrix::n_rows)
         .def_property_readonly("n_cols", &HamMatrix::n_cols)
         .def_property_readonly("shape", [](const HamMatrix& s) { return py::make_tuple(s.n_rows(), s.n_cols()); })
         .def_property_readonly("code", [](const HamMatrix& s) { return std::const_pointer_cast<Code>(s.code()); });
+    def_decoding<HamMatrix>(ham, "HamMatrix");
 
-    py::class_<ShamMatrix>(m, "ShamMatrix",
+    auto sham = py::class_<ShamMatrix>(m, "ShamMatrix",
                            "sHAM: CSC layout whose nonzero values are Huffman coded. Keeps references to `words` "
                            "and `row_index` (not copies) and makes them read-only.")
         .def(py::init([](std::shared_ptr<Code> code, const py::array& words, const py::array& bit_offsets,
@@ -318,16 +333,15 @@ PYBIND11_MODULE(_kernel, m) {
              py::arg("n_rows"))
         .def("matmul", [](const ShamMatrix& s, const py::array& X, long t) { return matmul(s, X, t, "ShamMatrix"); },
              py::arg("X"), py::arg("threads") = 0, "Y = X @ W for X float32 (r, n), C order; threads <= 0: all.")
-        .def("decode", [](const ShamMatrix& s, long t) { return decode(s, t); }, py::arg("threads") = 0,
-             "The exact matrix, float32 (n, m), C order.")
         .def("column_bits", [](const ShamMatrix& s) { return to_numpy(column_bits(s.bit_offsets())); })
         .def_property_readonly("n_rows", &ShamMatrix::n_rows)
         .def_property_readonly("n_cols", &ShamMatrix::n_cols)
         .def_property_readonly("nnz", &ShamMatrix::nnz)
         .def_property_readonly("shape", [](const ShamMatrix& s) { return py::make_tuple(s.n_rows(), s.n_cols()); })
         .def_property_readonly("code", [](const ShamMatrix& s) { return std::const_pointer_cast<Code>(s.code()); });
+    def_decoding<ShamMatrix>(sham, "ShamMatrix");
 
-    py::class_<CserMatrix>(m, "CserMatrix",
+    auto cser = py::class_<CserMatrix>(m, "CserMatrix",
                            "CSER (Wiedemann et al.): per column, the rows owned by each value. Keeps references to "
                            "`col_index`, `value_index` and `value_ptr` (not copies) and makes them read-only.")
         .def(py::init([](const py::array& values, const py::array& col_index, const py::array& value_index,
@@ -347,11 +361,10 @@ PYBIND11_MODULE(_kernel, m) {
              py::arg("n_rows"))
         .def("matmul", [](const CserMatrix& s, const py::array& X, long t) { return matmul(s, X, t, "CserMatrix"); },
              py::arg("X"), py::arg("threads") = 0, "Y = X @ W for X float32 (r, n), C order; threads <= 0: all.")
-        .def("decode", [](const CserMatrix& s, long t) { return decode(s, t); }, py::arg("threads") = 0,
-             "The exact matrix, float32 (n, m), C order.")
         .def_property_readonly("n_rows", &CserMatrix::n_rows)
         .def_property_readonly("n_cols", &CserMatrix::n_cols)
         .def_property_readonly("shape", [](const CserMatrix& s) { return py::make_tuple(s.n_rows(), s.n_cols()); });
+    def_decoding<CserMatrix>(cser, "CserMatrix");
 
     m.attr("MAX_CODE_LENGTH") = kMaxLen;
     register_encoders(m);

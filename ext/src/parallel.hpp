@@ -65,19 +65,24 @@ inline size_t resolve_threads(long threads, size_t columns, uint64_t work) {
     return std::max<size_t>(1, std::min(t, columns));
 }
 
-// Splits columns [0, m) into `parts` contiguous ranges of about equal cost,
+// Splits columns [j0, j1) into `parts` contiguous ranges of about equal cost,
 // given prefix[j] = cost of columns [0, j) (m + 1 entries, non-decreasing).
-inline std::vector<size_t> balanced_ranges(const std::vector<uint64_t>& prefix, size_t parts) {
-    const size_t m = prefix.size() - 1;
-    std::vector<size_t> bounds(parts + 1, m);
-    bounds[0] = 0;
-    const long double total = static_cast<long double>(prefix[m] - prefix[0]);
+inline std::vector<size_t> balanced_ranges(const std::vector<uint64_t>& prefix, size_t parts, size_t j0, size_t j1) {
+    std::vector<size_t> bounds(parts + 1, j1);
+    bounds[0] = j0;
+    const long double total = static_cast<long double>(prefix[j1] - prefix[j0]);
     for (size_t t = 1; t < parts; ++t) {
-        const uint64_t target = prefix[0] + static_cast<uint64_t>(total * t / parts);
-        size_t j = static_cast<size_t>(std::lower_bound(prefix.begin(), prefix.end(), target) - prefix.begin());
-        bounds[t] = std::min(std::max(j, bounds[t - 1]), m);
+        const uint64_t target = prefix[j0] + static_cast<uint64_t>(total * t / parts);
+        size_t j = static_cast<size_t>(std::lower_bound(prefix.begin() + j0, prefix.begin() + j1, target) -
+                                       prefix.begin());
+        bounds[t] = std::min(std::max(j, bounds[t - 1]), j1);
     }
     return bounds;
+}
+
+// All columns [0, m).
+inline std::vector<size_t> balanced_ranges(const std::vector<uint64_t>& prefix, size_t parts) {
+    return balanced_ranges(prefix, parts, 0, prefix.size() - 1);
 }
 
 // One part of the work: body(t), an exception kept for the caller.

@@ -54,8 +54,6 @@ struct FixedAcc {  // r padded to R = 1, 2, 4, 8 or 16: one vector, kept in regi
     void add(const float* x) { a += loadu<V>(x); }
     void fma(const FixedAcc& s, float v) { a += s.a * v; }
     void add(const FixedAcc& s) { a += s.a; }
-    // a += v * (total - listed)
-    void background(const float* total, const FixedAcc& listed, float v) { a += (loadu<V>(total) - listed.a) * v; }
     float get(size_t c) const { return a[c]; }
     // Decoder-side state: one vector value (a local variable: a register).
     using State = V;
@@ -77,10 +75,6 @@ struct BlockAcc {  // any width (a multiple of 8), in blocks of 8, in place on i
     }
     void fma(const BlockAcc& s, float v) { fma(s.a, v); }
     void add(const BlockAcc& s) { add(s.a); }
-    void background(const float* total, const BlockAcc& listed, float v) {
-        for (size_t b = 0; b < n; b += 8)
-            storeu(a + b, loadu<V8>(a + b) + (loadu<V8>(total + b) - loadu<V8>(listed.a + b)) * v);
-    }
     float get(size_t c) const { return a[c]; }
     // Decoder-side state: a pointer to the accumulator in memory (and its width).
     struct State {
@@ -161,29 +155,37 @@ struct StoreSink {  // writes one column of a row-major tile (`width` floats per
 };
 
 // Row blocks: Xt slices of about 512 KiB stay in cache while a tile of
-// columns is decoded over them (matters when n is large, e.g. 200000).
+// columns is decoded over them (matters when n is large, e.g. 200000), and
+// at most kFoldRows rows, so that float32 sums run over a bounded number of
+// entries before they are folded into float64 totals (a single float32 sum
+// down a column of a million entries loses digits: see matmul_tiles).
+constexpr uint64_t kFoldRows = 4096;
 inline uint64_t matmul_block_rows(uint64_t n, size_t stride) {
-    return std::max<uint64_t>(1, std::min<uint64_t>(n, (uint64_t(1) << 17) / stride));
+    return std::max<uint64_t>(1, std::min<uint64_t>({n, (uint64_t(1) << 17) / stride, kFoldRows}));
 }
 
 // Y[:, j0:j1] for a columnar format. start(j) gives the cursor of column j;
 // advance(cursor, j, stop, dummy, sink, s0, s1) decodes its entries up to
 // row `stop` (exclusive), sending branchless no-op updates to row `dummy`.
+// Each row block is summed in float32 (two chains per column), then added to
+// a float64 total: the error grows with the block, not with n.
 template <class Acc, class Start, class Advance>
 void matmul_tiles(size_t j0, size_t j1, uint64_t n, const float* xt, size_t stride, float* Y, size_t r, size_t m,
                   Start&& start, Advance&& advance) {
     constexpr size_t B = 32;  // columns per tile
     const uint64_t R = matmul_block_rows(n, stride);
     std::vector<float> acc(B * stride), acc2(B * stride);
+    std::vector<double> total(B * stride);
     using Cursor = decltype(start(size_t(0)));
     std::vector<Cursor> cur(B);
     for (size_t jb = j0; jb < j1; jb += B) {
         const size_t nb = std::min(B, j1 - jb);
-        std::fill(acc.begin(), acc.end(), 0.f);
-        std::fill(acc2.begin(), acc2.end(), 0.f);
+        std::fill(total.begin(), total.end(), 0.0);
         for (size_t b = 0; b < nb; ++b) cur[b] = start(jb + b);
         for (uint64_t i0 = 0;; i0 += R) {
             const uint64_t i1 = std::min(n, i0 + R);
+            std::fill(acc.begin(), acc.end(), 0.f);
+            std::fill(acc2.begin(), acc2.end(), 0.f);
             const FmaSink<Acc> sink{xt, stride};
             for (size_t b = 0; b < nb; ++b) {
                 auto s0 = Acc::load_state(&acc[b * stride], stride);
@@ -192,10 +194,11 @@ void matmul_tiles(size_t j0, size_t j1, uint64_t n, const float* xt, size_t stri
                 Acc::save_state(&acc[b * stride], s0);
                 Acc::save_state(&acc2[b * stride], s1);
             }
+            for (size_t e = 0; e < nb * stride; ++e) total[e] += double(acc[e]) + double(acc2[e]);
             if (i1 >= n) break;
         }
         for (size_t b = 0; b < nb; ++b)
-            for (size_t c = 0; c < r; ++c) Y[c * m + jb + b] = acc[b * stride + c] + acc2[b * stride + c];
+            for (size_t c = 0; c < r; ++c) Y[c * m + jb + b] = static_cast<float>(total[b * stride + c]);
     }
 }
 
@@ -230,12 +233,14 @@ inline void stream_fence() {
 #endif
 }
 
-// out[:, j0:j1] (n x m, C order) for a columnar format: row-major tiles of
+// Columns [j0, j1) of a columnar format into `out` (n rows of `width` floats, C order;
+// column j at out[j - base]): row-major tiles of
 // up to 64 columns x (64 KiB / columns) rows, plus a spare row for the dummy
 // updates, are zeroed, decoded into column by column, then copied out row by
 // row (long contiguous writes: few cache lines and pages per tile row).
 template <class Start, class Advance>
-void decode_tiles(size_t j0, size_t j1, uint64_t n, size_t m, float* out, Start&& start, Advance&& advance) {
+void decode_tiles(size_t j0, size_t j1, uint64_t n, float* out, size_t width, size_t base, Start&& start,
+                  Advance&& advance) {
     // Blocks of at most 64 columns, of equal widths (68 columns: 2 x 34, not 64 + 4); the
     // tile's row stride is the block's width, so that no zeroing or copying is wasted.
     const size_t w = std::max<size_t>(j1 - j0, 1), blocks = (w + 63) / 64, B = (w + blocks - 1) / blocks;
@@ -255,7 +260,7 @@ void decode_tiles(size_t j0, size_t j1, uint64_t n, size_t m, float* out, Start&
                 advance(cur[b], jb + b, i1, i1, sink, s0, s1);
             }
             const float* src = tile.data();
-            for (uint64_t i = i0; i < i1; ++i, src += nb) copy_out(out + i * m + jb, src, nb);
+            for (uint64_t i = i0; i < i1; ++i, src += nb) copy_out(out + i * width + (jb - base), src, nb);
             if (i1 >= n) break;
         }
     }
@@ -275,20 +280,19 @@ inline void prefault_output(float* out, uint64_t count, size_t parts) {
     });
 }
 
-// Thread ranges for decoding: rounded to multiples of 16 columns when there
-// are plenty, so that threads do not share the cache lines of output rows.
-inline std::vector<size_t> decode_ranges(const std::vector<uint64_t>& cost, size_t parts) {
-    std::vector<size_t> b = balanced_ranges(cost, parts);
-    const size_t m = cost.size() - 1;
-    if (m >= 32 * parts)
-        for (size_t t = 1; t < parts; ++t) b[t] = std::max(b[t - 1], std::min(m, (b[t] + 8) / 16 * 16));
+// Thread ranges for decoding columns [j0, j1): rounded to multiples of 16 columns when
+// there are plenty, so that threads do not share the cache lines of output rows.
+inline std::vector<size_t> decode_ranges(const std::vector<uint64_t>& cost, size_t parts, size_t j0, size_t j1) {
+    std::vector<size_t> b = balanced_ranges(cost, parts, j0, j1);
+    if (j1 - j0 >= 32 * parts)
+        for (size_t t = 1; t < parts; ++t) b[t] = std::max(b[t - 1], std::min(j1, j0 + (b[t] - j0 + 8) / 16 * 16));
     return b;
 }
 
-// Decodes columns [j0, j1) into out (n x m, C order) through a column-major
+// Decodes columns [j0, j1) into out (as decode_tiles) through a column-major
 // buffer of whole columns. fill(j, col) writes column j (col zeroed before).
 template <class Fill>
-void decode_columns(size_t j0, size_t j1, uint64_t n, size_t m, float* out, Fill&& fill) {
+void decode_columns(size_t j0, size_t j1, uint64_t n, float* out, size_t width, size_t base, Fill&& fill) {
     const size_t tile = std::max<size_t>(1, std::min<size_t>(16, (size_t(1) << 20) / std::max<uint64_t>(n, 1)));
     std::vector<float> buf(tile * n);
     for (size_t jb = j0; jb < j1; jb += tile) {
@@ -296,7 +300,7 @@ void decode_columns(size_t j0, size_t j1, uint64_t n, size_t m, float* out, Fill
         std::fill(buf.begin(), buf.begin() + nb * n, 0.f);
         for (size_t b = 0; b < nb; ++b) fill(jb + b, buf.data() + b * n);
         for (uint64_t i = 0; i < n; ++i) {
-            float* dst = out + i * m + jb;
+            float* dst = out + i * width + (jb - base);
             for (size_t b = 0; b < nb; ++b) dst[b] = buf[b * n + i];
         }
     }

@@ -2,7 +2,8 @@
 
 `compress(W, fmt)` returns an `EncodedMatrix`: `.shape`, `.nbits` (the bits
 this implementation really stores: data, index arrays and code tables), an
-exact `.to_dense()`, and the product `X @ obj` (= X @ W) or
+exact `.to_dense()` and `.columns(start, stop)` (only those columns decoded;
+`roundtrip_errors` checks a round trip with them, block by block), and the product `X @ obj` (= X @ W) or
 `obj.left_matmul(X, threads=None)`. HAM, sHAM and CSER multiply in the
 compiled kernel straight from their encoded arrays; CSC uses SciPy, IM rebuilds
 the dense matrix from its index map (the study's protocol), dense uses BLAS.
@@ -27,7 +28,7 @@ def _bits(*arrays) -> int:
 
 
 class EncodedMatrix:
-    """Common interface; subclasses store the matrix and implement `_product` and `to_dense`."""
+    """Common interface; subclasses store the matrix and implement `_product` and `_columns`."""
 
     format = ""
     __array_ufunc__ = None  # make `ndarray @ obj` call our __rmatmul__
@@ -41,6 +42,17 @@ class EncodedMatrix:
         return _bits(*self.to_arrays().values())
 
     def to_dense(self) -> np.ndarray:
+        """The exact matrix, float32 (n, m)."""
+        return self.columns(0, self.shape[1])
+
+    def columns(self, start: int, stop: int) -> np.ndarray:
+        """The exact columns start..stop - 1, float32 (n, stop - start), C order."""
+        start, stop = int(start), int(stop)
+        if not 0 <= start <= stop <= self.shape[1]:
+            raise ValueError(f"columns: need 0 <= start <= stop <= {self.shape[1]}, got {start}, {stop}")
+        return self._columns(start, stop)
+
+    def _columns(self, start, stop):
         raise NotImplementedError
 
     def to_arrays(self) -> dict:
@@ -99,8 +111,8 @@ class _KernelBacked(EncodedMatrix):
             raise ValueError(f"invalid {self.format} structure: the arrays describe a "
                              f"{tuple(self._matrix.shape)} matrix, not {self.shape}")
 
-    def to_dense(self):
-        return self._matrix.decode()
+    def _columns(self, start, stop):
+        return self._matrix.columns(start, stop)
 
     def _product(self, X, threads):
         return self._matrix.matmul(X, threads)
@@ -185,8 +197,8 @@ class CSC(EncodedMatrix):
         data, indices, indptr = kernel.csc_arrays(W)  # int32 indices as SciPy's, int64 when needed
         return cls({"data": data, "indices": indices, "indptr": indptr}, W.shape)
 
-    def to_dense(self):
-        return self._csc.toarray()
+    def _columns(self, start, stop):
+        return np.ascontiguousarray(self._csc[:, start:stop].toarray(), np.float32)
 
     def _product(self, X, threads):
         return np.asarray(X @ self._csc, dtype=np.float32)
@@ -211,8 +223,8 @@ class IM(EncodedMatrix):
         index = table.symbols(W).astype(index_dtype(max(table.k, 1)))
         return cls({"index": index, "values": table.values}, W.shape)
 
-    def to_dense(self):
-        return self._arrays["values"][self._arrays["index"]]
+    def _columns(self, start, stop):
+        return self._arrays["values"][self._arrays["index"][:, start:stop]]
 
     def _product(self, X, threads):
         return X @ self.to_dense()
@@ -232,8 +244,8 @@ class Dense(EncodedMatrix):
     def encode(cls, W):
         return cls({"W": W}, W.shape)
 
-    def to_dense(self):
-        return self._arrays["W"].copy()
+    def _columns(self, start, stop):
+        return np.array(self._arrays["W"][:, start:stop], np.float32, order="C")
 
     def _product(self, X, threads):
         return X @ self._arrays["W"]
@@ -246,6 +258,26 @@ def compress(W, fmt: str) -> EncodedMatrix:
     """Encode W (cast to float32; NaN/Inf rejected; -0.0 stored as 0.0) in format `fmt`."""
     cls = _format_class(fmt)
     return cls.encode(as_matrix(W))
+
+
+def roundtrip_errors(obj: EncodedMatrix, W, block_bytes: int = 256 << 20) -> tuple:
+    """(entries that differ, max |difference|) between `obj` and the matrix W, compared in
+    blocks of columns of about `block_bytes` decoded bytes (no second full matrix)."""
+    W = np.asarray(W)
+    if W.shape != obj.shape:
+        raise ValueError(f"roundtrip_errors: W has shape {W.shape} but the {obj.format} matrix {obj.shape}")
+    n, m = obj.shape
+    step = max(1, int(block_bytes) // max(4 * n, 1))
+    differ, worst = 0, 0.0
+    for start in range(0, m, step):
+        stop = min(m, start + step)
+        decoded, original = obj.columns(start, stop), W[:, start:stop]
+        wrong = decoded != original
+        count = int(np.count_nonzero(wrong))
+        if count:
+            differ += count
+            worst = max(worst, float(np.max(np.abs(decoded[wrong].astype(np.float64) - original[wrong]))))
+    return differ, worst
 
 
 def from_arrays(fmt: str, arrays: dict, shape) -> EncodedMatrix:
