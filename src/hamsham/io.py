@@ -88,8 +88,8 @@ def convert_to_npy(source, dest, max_bytes=None) -> tuple:
     max_bytes = available_memory() if max_bytes is None else max_bytes
     if source.suffix.lower() not in TEXT:
         W = load_matrix(source, max_bytes)
-        with _atomic(dest) as tmp:
-            np.save(tmp, W)
+        with _atomic(dest) as tmp, open(tmp, "xb") as f:
+            np.save(f, W)  # a file object: np.save adds no ".npy" to it
         return W.shape
     rows = 0
     with _atomic(dest) as tmp, open(tmp, "xb") as f:

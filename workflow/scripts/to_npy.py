@@ -6,6 +6,7 @@ bad file stops with the library's message naming the file; nothing is written.
 """
 
 import argparse
+from pathlib import Path
 
 from _pipeline import fail, heartbeat, log, log_matrix_size, require_memory, start_job
 
@@ -22,6 +23,7 @@ def main(argv=None):
     from hamsham.errors import InputError
     from hamsham.io import convert_to_npy
 
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     try:
         with heartbeat(f"converting {args.source}"):
             rows, cols = convert_to_npy(args.source, args.output)
