@@ -313,7 +313,8 @@ def _parse_block(path, lineno, text, expected, dtype):
         except UnicodeDecodeError as err:
             _raise_not_utf8(path, text, lineno, err)
     error = None
-    for attempt in (text, b"\n".join(line for line in text.split(b"\n") if line.strip())):
+    for as_is in (True, False):
+        attempt = text if as_is else b"\n".join(line for line in text.split(b"\n") if line.strip())
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
