@@ -1,5 +1,8 @@
-"""load_matrix() and save_matrix_csv(): formats, rules and error messages."""
+"""load_matrix(), convert_to_npy(), sniff_matrix_file() and save_matrix_csv(): formats, rules,
+error messages, bounded reading."""
+import os
 import pickle
+import time
 
 import numpy as np
 import pytest
@@ -7,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from hamsham import io as hio
 from hamsham.errors import InputError
-from hamsham.io import load_matrix, save_matrix_csv
+from hamsham.io import convert_to_npy, load_matrix, save_matrix_csv, sniff_matrix_file
 
 F32_MAX = float(np.finfo(np.float32).max)
 
@@ -106,6 +110,146 @@ def test_rounding_and_float32_edges_accepted(tmp_path):
 def test_negative_zero_kept(tmp_path):
     W = load_matrix(write(tmp_path, "a.csv", "-0,0\n"))
     assert np.signbit(W[0, 0]) and not np.signbit(W[0, 1])
+
+
+# ---- CSV read in many small blocks ----------------------------------------------------------
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks of 16 bytes of text and lines of at most 40: every file spans many blocks."""
+    monkeypatch.setattr(hio, "BLOCK_BYTES", 16)
+    monkeypatch.setattr(hio, "MAX_LINE_BYTES", 40)
+
+
+def test_blocks_give_the_same_matrix(tmp_path, small_blocks):
+    rows = [" 1.5 , 2,3\r\n", "\n", "  \n", "4,5,6\n", "-0,1e-50,3.40282347e+38\n"] * 5
+    W = load_matrix(write(tmp_path, "a.csv", "\ufeff" + "".join(rows)))
+    assert W.shape == (15, 3) and W.flags.c_contiguous and W.flags.owndata
+    np.testing.assert_array_equal(W[:3], [[1.5, 2, 3], [4, 5, 6], [0, 0, F32_MAX]])
+    assert np.signbit(W[2, 0])
+
+
+def test_blocks_locate_problems_by_line(tmp_path, small_blocks):
+    good = "1,2,3\n" * 10
+    fails(write(tmp_path, "a.csv", good + "\n1,2\n"), "line 12 has 2 values, expected 3 (as on line 1)")
+    fails(write(tmp_path, "b.csv", "\n" + good + "1,x,3\n"), "line 12, column 2: 'x' is not a number")
+    path = tmp_path / "c.csv"
+    path.write_bytes(good.encode() + b"1,\xff,3\n")
+    fails(path, "not UTF-8 text", "line 11")
+
+
+def test_blocks_count_violations_over_the_whole_file(tmp_path, small_blocks):
+    text = "1,2\n" * 5 + "3,1e39\n" + "1,2\n" * 5 + "nan,1\n" + "1,2\n" * 5 + "4,-inf\n"
+    fails(write(tmp_path, "a.csv", text), "2 non-finite", "first at row 12, column 1")
+    fails(write(tmp_path, "b.csv", "1,2\n" * 9 + "3,1e39\n1,-1e40\n"), "2 value(s) overflow float32",
+          "row 10, column 2")
+
+
+def test_overlong_line_while_streaming(tmp_path, small_blocks):
+    fails(write(tmp_path, "a.csv", "1,2\n3,4\n" + "5," * 30 + "6\n"), "line 3 is longer than 40 bytes")
+
+
+# ---- rejecting non-matrix files fast ---------------------------------------------------------
+
+def test_binary_file_without_newlines_rejected_fast(tmp_path):
+    path = tmp_path / "big.csv"
+    with open(path, "wb") as f:
+        for _ in range(200):
+            f.write(os.urandom(1 << 20).replace(b"\n", b"x"))
+    start = time.perf_counter()
+    fails(path, "binary data", "not comma-separated text")
+    assert time.perf_counter() - start < 2
+
+
+def test_sparse_file_of_zeros_rejected_fast(tmp_path):
+    path = tmp_path / "zeros.txt"
+    with open(path, "wb") as f:
+        f.truncate(8 << 30)
+    start = time.perf_counter()
+    fails(path, "binary data (byte 0x00 at offset 0)")
+    with pytest.raises(InputError, match="binary data"):
+        convert_to_npy(path, tmp_path / "zeros.npy")
+    assert time.perf_counter() - start < 2 and not (tmp_path / "zeros.npy").exists()
+
+
+def test_overlong_first_line_rejected(tmp_path):
+    path = write(tmp_path, "a.csv", "1," * (9 << 20))
+    start = time.perf_counter()
+    fails(path, "line 1 is longer than 16777216 bytes")
+    assert time.perf_counter() - start < 2
+
+
+@pytest.mark.parametrize("text, where", [("[[1, 2], [3, 4]]\n", "line 1, column 1: '[[1'"),
+                                         ("one,two\n1,2\n", "line 1, column 1: 'one'"),
+                                         ("1,2\n3,4 # note\n", "line 2, column 2: '4 # note'"),
+                                         ("1;2\n", "line 1, column 1: '1;2'")])
+def test_foreign_characters_rejected_with_their_cell(tmp_path, text, where):
+    fails(write(tmp_path, "a.csv", text), where, "is not a number")
+
+
+def test_sniff_accepts_matrices_and_checks_the_mtx_header(tmp_path):
+    assert sniff_matrix_file(write(tmp_path, "a.csv", "1,2\nnan,-Infinity\n")) is None
+    assert sniff_matrix_file(mtx(tmp_path, "1 1 1\n1 1 1\n")) is None
+    path = tmp_path / "b.mtx"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    with pytest.raises(InputError, match="%%MatrixMarket"):
+        sniff_matrix_file(path)
+
+
+# ---- size limits ---------------------------------------------------------------------------
+
+def test_huge_declared_mtx_is_rejected_before_reading(tmp_path):
+    msg = fails(mtx(tmp_path, "3000000000 2000000000 1\n1 1 1\n"), "needs 24000000000000000048 bytes")
+    assert "3000000000 x 2000000000" in msg
+    fails(mtx(tmp_path, "200000 200000\n1\n", fmt="array", name="b.mtx"), "needs 480000000000 bytes")
+    fails(mtx(tmp_path, "2 2 5\n1 1 1\n", name="c.mtx"), "declares 5 entries for a 2 x 2 matrix")
+
+
+def test_max_bytes(tmp_path):
+    csv = write(tmp_path, "a.csv", "1,2,3\n4,5,6\n")
+    with pytest.raises(InputError, match="needs 36 bytes .* at most 35 bytes"):
+        load_matrix(csv, max_bytes=35)  # 3 lines (the last one empty) bound the rows
+    assert load_matrix(csv, max_bytes=36).shape == (2, 3)
+    path = npy(tmp_path, np.zeros((10, 10)))
+    with pytest.raises(InputError, match="needs 1200 bytes"):
+        load_matrix(path, max_bytes=1000)
+    with pytest.raises(InputError, match="needs 52 bytes"):
+        convert_to_npy(mtx(tmp_path, "1 1 1\n1 1 2\n"), tmp_path / "a.npy", max_bytes=10)
+
+
+def test_available_memory():
+    assert 0 < hio.available_memory() < os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    assert hio.available_memory(margin=0) - hio.available_memory() == pytest.approx(512 << 20, rel=0.1)
+
+
+# ---- convert_to_npy ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("blocks", [1 << 20, 16])
+def test_convert_csv_to_npy(tmp_path, monkeypatch, blocks):
+    monkeypatch.setattr(hio, "BLOCK_BYTES", blocks)
+    text = "\n\n1,2,3\n  \n4,5,6.25\n" + "7,8,9\n" * 20 + "\n\n\n"
+    source = write(tmp_path, "a.csv", text)
+    dest = tmp_path / "out" / "a.npy"
+    assert convert_to_npy(source, dest) == (22, 3)
+    W = np.load(dest)
+    assert W.dtype == np.float32 and W.flags.c_contiguous and W.tobytes() == load_matrix(source).tobytes()
+    assert [p.name for p in dest.parent.iterdir()] == ["a.npy"]
+
+
+def test_convert_mtx_and_npy(tmp_path):
+    assert convert_to_npy(mtx(tmp_path, "2 3 1\n2 3 -2\n"), tmp_path / "m.npy") == (2, 3)
+    np.testing.assert_array_equal(np.load(tmp_path / "m.npy"), [[0, 0, 0], [0, 0, -2]])
+    assert convert_to_npy(npy(tmp_path, np.eye(2, dtype=np.int64)), tmp_path / "e.npy") == (2, 2)
+    assert np.load(tmp_path / "e.npy").dtype == np.float32
+
+
+def test_convert_failure_leaves_nothing_and_keeps_old_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(hio, "BLOCK_BYTES", 16)
+    dest = tmp_path / "a.npy"
+    dest.write_bytes(b"old")
+    with pytest.raises(InputError, match="1 non-finite"):
+        convert_to_npy(write(tmp_path, "a.csv", "1,2\n" * 20 + "nan,2\n"), dest)
+    assert dest.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "a.npy"]
 
 
 # ---- Matrix Market ---------------------------------------------------------------------------

@@ -89,7 +89,7 @@ def convert_to_npy(source, dest, max_bytes=None) -> tuple:
     if source.suffix.lower() not in TEXT:
         W = load_matrix(source, max_bytes)
         with _atomic(dest) as tmp, open(tmp, "xb") as f:
-            np.save(f, W)  # a file object: np.save adds no ".npy" to it
+            np.save(f, W)
         return W.shape
     rows = 0
     with _atomic(dest) as tmp, open(tmp, "xb") as f:
@@ -128,10 +128,11 @@ def sniff_matrix_file(path) -> None:
             raise InputError(path, "missing the '%%MatrixMarket' header line: not a Matrix Market file")
         if suffix in TEXT:
             _sniff_text(path, head.removeprefix(codecs.BOM_UTF8), len(head) == SNIFF_BYTES)
-            length = len(head)
-            while b"\n" not in head and head and length <= MAX_LINE_BYTES:
-                head = f.read(1 << 20)
-                length += len(head)
+            newline = head.find(b"\n")
+            length = len(head) if newline < 0 else newline
+            while newline < 0 and length <= MAX_LINE_BYTES and (chunk := f.read(1 << 20)):
+                newline = chunk.find(b"\n")
+                length += len(chunk) if newline < 0 else newline
             if length > MAX_LINE_BYTES:
                 raise InputError(path, f"line 1 is longer than {MAX_LINE_BYTES} bytes: "
                                        "not one matrix row per line")
@@ -312,7 +313,8 @@ def _parse_block(path, lineno, text, expected, dtype):
         except UnicodeDecodeError as err:
             _raise_not_utf8(path, text, lineno, err)
     error = None
-    for attempt in (text, b"\n".join(line for line in text.split(b"\n") if line.strip())):
+    for as_is in (True, False):
+        attempt = text if as_is else b"\n".join(line for line in text.split(b"\n") if line.strip())
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
