@@ -122,22 +122,37 @@ def _status_kib(field):
         return next(int(line.split()[1]) for line in status if line.startswith(field))
 
 
-def measure_encode(fmt, path):
-    """Run in a fresh process: the extra resident memory at the peak of encoding W (and the time).
+def _job(name):
+    """The computation measured by --measure-encode: a format's encoder, or the model's
+    statistics (`stats`), `space` or `energy` of a matrix. Returns (function, stored bytes of its result)."""
+    if name in hamsham.FORMATS:
+        return (lambda W: hamsham.compress(W, name)), (lambda obj: obj.nbits // 8)
+    from hamsham.model import LayerStats
 
-    A tiny encode first loads the code and lazily initialised state the encoder uses, so that
-    only what the encode of W itself allocates is counted."""
+    model = {"stats": LayerStats.of, "space": hamsham.paper_space, "energy": hamsham.paper_energy}
+    if name not in model:
+        raise SystemExit(f"--measure-encode: unknown job {name!r}; expected a format or one of {', '.join(model)}")
+    return model[name], (lambda result: 0)
+
+
+def measure_encode(job, path):
+    """Run in a fresh process: the extra resident memory at the peak of encoding W (and the time);
+    `job` is a format or a model computation (see `_job`).
+
+    A tiny run first loads the code and lazily initialised state the job uses, so that
+    only what the run on W itself allocates is counted."""
+    run, stored = _job(job)
     W = np.load(path)
-    hamsham.compress(np.eye(4, dtype=np.float32)[:, :3] * 2, fmt)  # warm-up
+    run(np.eye(4, dtype=np.float32)[:, :3] * 2)  # warm-up
     with open("/proc/self/clear_refs", "w") as clear:
         clear.write("5")  # reset the peak resident set size (VmHWM) to the current one
     before = _status_kib("VmRSS:")
     start = time.perf_counter()
-    obj = hamsham.compress(W, fmt)
+    obj = run(W)
     seconds = time.perf_counter() - start
     peak = _status_kib("VmHWM:")
-    result = {"format": fmt, "peak_extra_bytes": max(0, peak - before) * 1024, "seconds": seconds,
-              "dense_bytes": int(W.nbytes), "stored_bytes": obj.nbits // 8}
+    result = {"format": job, "peak_extra_bytes": max(0, peak - before) * 1024, "seconds": seconds,
+              "dense_bytes": int(W.nbytes), "stored_bytes": stored(obj)}
     print(json.dumps(result))
 
 
@@ -428,7 +443,9 @@ def parse_args(argv):
                              "--no-encode-memory")
     parser.add_argument("--no-encode-memory", action="store_true", help="skip the encode memory subprocesses")
     parser.add_argument("--update-readme", action="store_true", help="write the report into README.md")
-    parser.add_argument("--measure-encode", nargs=2, metavar=("FMT", "NPY"), help=argparse.SUPPRESS)
+    parser.add_argument("--measure-encode", nargs=2, metavar=("JOB", "NPY"),
+                        help="print the peak extra memory of one encode (JOB: a format, stats, space or energy) "
+                             "of the matrix in NPY, as JSON, and exit")
     args = parser.parse_args(argv)
     if args.small:
         args.scale, args.no_subset, args.rounds, args.repeats, args.encode_repeats = 0.03, True, 2, 1, 1

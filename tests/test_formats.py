@@ -1,4 +1,10 @@
-"""Every format: exact round trip, products against the dense product, input handling, stored arrays."""
+"""Every format: exact round trip, products against the dense product, input handling, stored arrays,
+encode memory."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -161,6 +167,35 @@ def test_paper_dot_time_errors():
         paper_dot_time(obj, repeats=1)
     with pytest.raises(ValueError, match="shape"):
         paper_dot_time(obj, reference[:, :-1], rows=4, repeats=1)
+
+
+def imagenet_like(path, n=55_000, m=900, density=0.31, k=824):
+    """An ~200 MB .npy matrix with imagenet's statistics (density 0.31, 824 nonzero values), in row blocks."""
+    rng = np.random.default_rng(0)
+    levels = np.arange(1, k + 1, dtype=np.float32) * np.float32(0.37)
+    W = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, m))
+    for start in range(0, n, 5000):
+        rows = min(n, start + 5000) - start
+        block = levels[(rng.random((rows, m), dtype=np.float32) ** 3 * k).astype(np.int16)]
+        block[rng.random((rows, m), dtype=np.float32) >= density] = 0
+        W[start:start + rows] = block
+    W.flush()
+    return W.nbytes
+
+
+@pytest.mark.slow
+def test_encode_memory_is_the_result_plus_a_bounded_working_set(tmp_path):
+    """Each encoder and the model, in a fresh process: the peak resident memory beyond W is at
+    most the encoded result + 0.3 x W + 64 MiB (no copy of W, no n m symbols)."""
+    path = tmp_path / "W.npy"
+    w_bytes = imagenet_like(path)
+    bench = Path(__file__).resolve().parents[1] / "bench" / "bench.py"
+    for job in FORMATS + ("stats", "space", "energy"):
+        run = subprocess.run([sys.executable, str(bench), "--measure-encode", job, str(path)],
+                             capture_output=True, text=True, check=True, timeout=300)
+        result = json.loads(run.stdout.strip().splitlines()[-1])
+        assert result["dense_bytes"] == w_bytes  # stored_bytes: the result's (0 for the model)
+        assert result["peak_extra_bytes"] <= result["stored_bytes"] + 0.3 * w_bytes + (64 << 20), (job, result)
 
 
 def test_columns_start_at_bit_31():

@@ -821,21 +821,74 @@ def test_cser_arrays_rejects():
         K.cser_arrays(W, vals, np.uint8, np.int8)
 
 
-@pytest.mark.parametrize("by_symbol", [False, True])
-def test_column_listing_row_dtype_and_renumber(by_symbol):
-    rng = np.random.default_rng(25)
-    W = random_matrix(rng, 200, 9, 20, density=0.5)
-    vals = symbol_order(W)[0].astype(np.float32)
-    skip = int(np.flatnonzero(vals == 0)[0])
-    cp, rows, sym = K.column_listing(W, vals, skip, by_symbol)
-    assert rows.dtype == sym.dtype == np.uint32 and cp.dtype == np.int64
-    cp2, rows2, sym2 = K.column_listing(W, vals, skip, by_symbol, np.uint8, True)
-    assert rows2.dtype == np.uint8 and np.array_equal(cp2, cp) and np.array_equal(rows2, rows)
-    assert np.array_equal(sym2, sym - (sym > skip))  # the code without the skipped symbol
-    cols = np.repeat(np.arange(9), np.diff(cp))
-    assert np.array_equal(W[rows, cols], vals[sym]) and not (sym == skip).any()
+@pytest.mark.parametrize("shape", [(1, 1), (37, 5), (200, 40), (64, 17), (0, 4), (5, 0)])
+@pytest.mark.parametrize("k", [1, 3, 300])
+def test_pack_matrix_is_pack_of_the_symbols(shape, k):
+    """The fused HAM / sHAM packer writes the same words as pack() of the symbols, column by column."""
+    n, m = shape
+    rng = np.random.default_rng(seed_of(shape, k))
+    W = random_matrix(rng, n, m, k, density=rng.uniform(0.05, 1.0))
+    if W.size:
+        code, cw, ln, sym = make_code(W)
+        words, bo = K.pack(np.ascontiguousarray(sym.T).ravel(), cw, ln, np.arange(m + 1, dtype=np.int64) * n)
+        words2, bo2, rows2, cp2 = K.pack_matrix(W, code.values, cw, ln, False)
+        assert rows2 is None and cp2 is None
+        assert np.array_equal(words2, words) and np.array_equal(bo2, bo) and bo2.dtype == np.uint64
+    if np.count_nonzero(W):
+        rows, col_ptr, nz = csc_parts(W)
+        code, cw, ln, sym = make_code(nz)
+        words, bo = K.pack(sym, cw, ln, col_ptr)
+        for dtype in (None, np.uint16, np.uint32):
+            words2, bo2, rows2, cp2 = K.pack_matrix(W, code.values, cw, ln, True, dtype)
+            assert np.array_equal(words2, words) and np.array_equal(bo2, bo) and np.array_equal(cp2, col_ptr)
+            assert rows2.dtype == (dtype or np.uint32) and np.array_equal(rows2, rows)
+
+
+def test_pack_matrix_rejects():
+    W = np.array([[1, 2], [0, 3]], np.float32)
+    vals, cw, ln = np.float32([0, 1, 2, 3]), np.uint64([0, 1, 2, 3]), np.uint8([2, 2, 2, 2])
+    assert K.pack_matrix(W, vals, cw, ln, False)[0][0] == 0b01_00_10_11 << 24  # column-major: 1 0 2 3
+    with pytest.raises(ValueError, match="not in values"):
+        K.pack_matrix(W, vals[:3], cw[:3], ln[:3], False)
+    with pytest.raises(ValueError, match="not in values"):  # sHAM skips zeros only
+        K.pack_matrix(W, vals[1:3], cw[1:3], ln[1:3], True)
+    with pytest.raises(ValueError, match="same size"):
+        K.pack_matrix(W, vals, cw[:3], ln, False)
+    with pytest.raises(ValueError, match="codeword"):
+        K.pack_matrix(W, vals, np.uint64([0, 1, 2, 4]), ln, False)
+    with pytest.raises(ValueError, match="codeword"):
+        K.pack_matrix(W, vals, cw, np.uint8([2, 2, 2, 0]), False)
     with pytest.raises(ValueError, match="row_dtype"):
-        K.column_listing(np.zeros((300, 2), np.float32), np.zeros(1, np.float32), -1, False, np.uint8)
+        K.pack_matrix(np.ones((300, 1), np.float32), vals[1:2], cw[:1], np.uint8([1]), True, np.uint8)
+
+
+def test_symbolize_and_scan_matrix():
+    vals = np.float32([0, 2.5, -1])
+    x = np.float32([[2.5, 0, -0.0], [-1, -1, 2.5]])
+    for dtype in (np.uint8, np.uint16, np.uint32, np.uint64):
+        out = K.symbolize(x, vals, dtype)
+        assert out.dtype == dtype and out.tolist() == [1, 0, 0, 2, 2, 1]
+    with pytest.raises(ValueError, match="not in values"):
+        K.symbolize(x, vals[:2], np.uint8)
+    with pytest.raises(ValueError, match="cannot hold"):
+        K.symbolize(x, np.arange(300, dtype=np.float32), np.uint8)
+    assert K.scan_matrix(x) == (0, -1, True)
+    assert K.scan_matrix(np.float32([[1, np.inf, 0], [np.nan, 2, 3]])) == (2, 1, False)
+    assert K.scan_matrix(np.zeros((0, 3), np.float32)) == (0, -1, False)
+
+
+def test_cser_counts_are_the_array_sizes():
+    rng = np.random.default_rng(26)
+    for n, m, background in ((200, 9, 0.0), (50, 30, 1.5), (1, 4, 0.0), (0, 3, 0.0)):
+        W = random_matrix(rng, n, m, 20, density=0.5)
+        W[W == 0] = background
+        if m > 2:
+            W[:, 1] = background   # a column of background only
+            W[:, 2] = 7.0          # a column without background
+        vals = symbol_order(W)[0].astype(np.float32)
+        ci, vi, vp, rp = K.cser_arrays(W, vals, np.uint32, np.uint32)
+        listed = np.diff(vp.astype(np.int64)[rp.astype(np.int64)])
+        assert K.cser_counts(W, vals) == (len(ci), len(vi), int(np.count_nonzero(listed < n)))
 
 
 # --- arrays kept by reference ---------------------------------------------------------

@@ -22,13 +22,18 @@ inline uint64_t peek64(const uint32_t* words, uint64_t pos) {
 // Leading zero bits of a 64-bit value, 64 for 0.
 inline unsigned clz64(uint64_t x) { return x ? static_cast<unsigned>(__builtin_clzll(x)) : 64u; }
 
-// Appends codewords MSB-first to a zero-initialised word array. `acc_` holds
-// the pending bits left-aligned (fewer than 32 of them between calls). Each
-// put stores the current word unconditionally and advances by 0 or 1 word,
-// so there is no data-dependent branch in the hot loop.
+// Appends codewords MSB-first to a zero-initialised word array, from bit
+// `start` on. `acc_` holds the pending bits left-aligned (fewer than 32 of
+// them between calls), the bits before `start` in its first word as zeros.
+// Words are ORed into: a stream that starts or ends inside a word leaves the
+// other bits of that word alone (several writers may fill one array, one
+// column each, one after the other or interleaved on one thread). Each put
+// ORs into the current word unconditionally and advances by 0 or 1 word, so
+// there is no data-dependent branch in the hot loop.
 class BitWriter {
 public:
-    explicit BitWriter(uint32_t* out) : out_(out) {}
+    explicit BitWriter(uint32_t* out, uint64_t start = 0)
+        : out_(out), w_(start >> 5), nbits_(static_cast<unsigned>(start & 31)) {}
 
     // `code` holds `len` (1..57) bits, right-aligned, nothing above them.
     inline void put(uint64_t code, unsigned len) {
@@ -40,16 +45,19 @@ public:
         put_small(code, len);
     }
 
-    // Stores the last partial word (the array is zero after it).
+    // The stream bit the next codeword goes to.
+    uint64_t position() const { return w_ * 32 + nbits_; }
+
+    // Stores the last partial word.
     void flush() {
-        if (nbits_) out_[w_] = static_cast<uint32_t>(acc_ >> 32);
+        if (nbits_) out_[w_] |= static_cast<uint32_t>(acc_ >> 32);
     }
 
 private:
     inline void put_small(uint64_t code, unsigned len) {  // 1 <= len <= 32
         nbits_ += len;                                    // <= 63
         acc_ |= code << (64 - nbits_);
-        out_[w_] = static_cast<uint32_t>(acc_ >> 32);     // complete or partial; rewritten later if partial
+        out_[w_] |= static_cast<uint32_t>(acc_ >> 32);    // complete or partial; ORed again later if partial
         const unsigned full = nbits_ & 32;                // 32 when a word is complete
         w_ += full >> 5;
         acc_ <<= full;
@@ -57,9 +65,9 @@ private:
     }
 
     uint32_t* out_;
-    uint64_t w_ = 0;
+    uint64_t w_;
     uint64_t acc_ = 0;
-    unsigned nbits_ = 0;
+    unsigned nbits_;
 };
 
 }  // namespace hamsham

@@ -31,6 +31,7 @@ class EncodedMatrix:
     """Common interface; subclasses store the matrix and implement `_product` and `_columns`."""
 
     format = ""
+    stores_input = False  # encode() keeps W itself: compress() gives it a private copy
     __array_ufunc__ = None  # make `ndarray @ obj` call our __rmatmul__
 
     def __init__(self, arrays: dict, shape):
@@ -128,10 +129,8 @@ class HAM(_KernelBacked):
 
     @classmethod
     def encode(cls, W):
-        n, m = W.shape
         code = HuffmanCode.of(ValueTable.of(W))
-        symbols = code.table.column_major_symbols(W)
-        words, offsets = kernel.pack(symbols, code.codewords, code.lengths, np.arange(m + 1, dtype=np.int64) * n)
+        words, offsets, _, _ = kernel.pack_matrix(W, code.table.values, code.codewords, code.lengths, False)
         return cls({**_code_arrays(code), "words": words, "bit_offsets": offsets}, W.shape)
 
 
@@ -146,13 +145,9 @@ class SHAM(_KernelBacked):
 
     @classmethod
     def encode(cls, W):
-        n, m = W.shape
-        table = ValueTable.of(W)
-        code = HuffmanCode.of(table.without_zero())
-        zero = np.flatnonzero(table.values == 0)
-        col_ptr, rows, symbols = kernel.column_listing(  # symbols renumbered into the code over nonzeros
-            W, table.values, int(zero[0]) if len(zero) else -1, False, row_dtype=index_dtype(n), renumber=True)
-        words, offsets = kernel.pack(symbols, code.codewords, code.lengths, col_ptr)
+        code = HuffmanCode.of(ValueTable.of(W).without_zero())
+        words, offsets, rows, col_ptr = kernel.pack_matrix(W, code.table.values, code.codewords, code.lengths, True,
+                                                           row_dtype=index_dtype(W.shape[0]))
         return cls({**_code_arrays(code), "words": words, "bit_offsets": offsets,
                     "row_index": rows, "col_ptr": col_ptr}, W.shape)
 
@@ -220,7 +215,7 @@ class IM(EncodedMatrix):
     @classmethod
     def encode(cls, W):
         table = ValueTable.of(W)
-        index = table.symbols(W).astype(index_dtype(max(table.k, 1)))
+        index = table.symbols(W, index_dtype(max(table.k, 1)))
         return cls({"index": index, "values": table.values}, W.shape)
 
     def _columns(self, start, stop):
@@ -234,6 +229,7 @@ class Dense(EncodedMatrix):
     """Plain float32."""
 
     format = "dense"
+    stores_input = True
 
     def __init__(self, arrays: dict, shape):
         super().__init__(arrays, shape)
@@ -257,7 +253,7 @@ _CLASSES = {"ham": HAM, "sham": SHAM, "csc": CSC, "im": IM, "cser": CSER, "dense
 def compress(W, fmt: str) -> EncodedMatrix:
     """Encode W (cast to float32; NaN/Inf rejected; -0.0 stored as 0.0) in format `fmt`."""
     cls = _format_class(fmt)
-    return cls.encode(as_matrix(W))
+    return cls.encode(as_matrix(W, private=cls.stores_input))
 
 
 def roundtrip_errors(obj: EncodedMatrix, W, block_bytes: int = 256 << 20) -> tuple:

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from hamsham.bits import bitreq
-from hamsham.formats import cser_arrays
 from hamsham.huffman import HuffmanCode, code_ub_space
+from hamsham.kernel import kernel
 from hamsham.values import ValueTable, as_matrix, merge
 
 ADD = {8: 0.2, 16: 0.4, 32: 0.9}
@@ -82,17 +82,15 @@ class LayerStats:
 
 
 def _cser_counts(W: np.ndarray, table: ValueTable) -> CserCounts:
-    cser = cser_arrays(W, table)
-    n, m = W.shape
-    groups = len(cser["value_index"])  # (column, value != O[0]) pairs
-    listed_per_column = np.diff(cser["value_ptr"][cser["row_ptr"]].astype(np.int64))
-    columns_with_background = int(np.count_nonzero(listed_per_column < n))
+    """The CSER array lengths of W, counted by the kernel without building the arrays."""
+    listed, groups, columns_with_background = kernel.cser_counts(W, table.values)
+    m = W.shape[1]
     return CserCounts(
         values=table.k,
-        col_index=len(cser["col_index"]),
-        value_index=groups,
-        value_ptr=len(cser["value_ptr"]),
-        row_ptr=len(cser["row_ptr"]),
+        col_index=listed,
+        value_index=groups,  # (column, value != O[0]) pairs
+        value_ptr=groups + 1,
+        row_ptr=m + 1,
         extra_values=groups + columns_with_background - m,
     )
 

@@ -10,10 +10,12 @@ import numpy as np
 from hamsham.kernel import kernel
 
 
-def as_matrix(W, name="W") -> np.ndarray:
+def as_matrix(W, name="W", private=False) -> np.ndarray:
     """`W` as a finite 2-D float32 C-contiguous array, with -0.0 turned into 0.0.
 
-    The matrix is cast to float32 (the study's precision); NaN and Inf are rejected.
+    The matrix is cast to float32 (the study's precision); NaN and Inf are rejected. W itself
+    is returned when it needs no change (no copy: the caller's array is never modified), else
+    a fixed copy; with `private`, always an array of its own.
     """
     W = np.asarray(W)
     if W.ndim != 2:
@@ -22,16 +24,21 @@ def as_matrix(W, name="W") -> np.ndarray:
         raise ValueError(f"{name} must be numeric, got dtype {W.dtype}")
     if np.iscomplexobj(W):
         raise ValueError(f"{name} is complex; only real matrices are supported")
-    with np.errstate(over="ignore"):
-        W = np.ascontiguousarray(W, dtype=np.float32)
-    finite = np.isfinite(W)
-    if not finite.all():
-        bad = np.argwhere(~finite)
+    own = W.dtype != np.float32 or not W.flags.c_contiguous
+    if own:
+        with np.errstate(over="ignore"):
+            W = np.array(W, dtype=np.float32, order="C")
+    non_finite, first, negative_zero = kernel.scan_matrix(W)
+    if non_finite:
         raise ValueError(
-            f"{name} has {len(bad)} non-finite value(s) (NaN, Inf, or too large for float32), "
-            f"first at (row, col) = {tuple(int(v) for v in bad[0])}"
+            f"{name} has {non_finite} non-finite value(s) (NaN, Inf, or too large for float32), "
+            f"first at (row, col) = {tuple(int(v) for v in np.unravel_index(first, W.shape))}"
         )
-    return W + np.float32(0.0)  # -0.0 + 0.0 == +0.0; also makes a private copy
+    if (negative_zero or private) and not own:
+        W = W.copy()
+    if negative_zero:
+        W += np.float32(0.0)  # in place: -0.0 + 0.0 == +0.0
+    return W
 
 
 @dataclass(frozen=True)
@@ -63,15 +70,10 @@ class ValueTable:
         keep = self.values != 0
         return ValueTable(self.values[keep], self.counts[keep])
 
-    def symbols(self, entries) -> np.ndarray:
-        """The symbol index (uint32) of every entry, same shape; every entry must be in the table."""
+    def symbols(self, entries, dtype=np.uint32) -> np.ndarray:
+        """The symbol index of every entry (unsigned `dtype`), same shape; every entry must be in the table."""
         entries = np.ascontiguousarray(entries, np.float32)
-        flat = kernel.symbolize(entries.reshape(1, -1), self.values, False)
-        return flat.reshape(entries.shape)
-
-    def column_major_symbols(self, W) -> np.ndarray:
-        """The symbol of every entry of the matrix W, its columns one after the other."""
-        return kernel.symbolize(W, self.values, True)
+        return kernel.symbolize(entries, self.values, dtype).reshape(entries.shape)
 
 
 def merge(tables) -> ValueTable:
