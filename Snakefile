@@ -8,12 +8,15 @@
 #
 # Configuration: config.yaml, validated against workflow/schemas/config.schema.yaml.
 
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# Beside this file, so that `--directory elsewhere` still finds it.
+configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
 report: "workflow/report/workflow.rst"

@@ -69,15 +69,16 @@ def build_archive(folder, scale, seed, subset):
     """Look-alikes (+ the real subset) packed into one uncompressed tar; returns its path
     and the look-alikes' manifest."""
     data, archive = folder / "lookalike", folder / "scale.tar"
-    manifest = folder / "lookalike.json"
+    manifest = folder / "lookalike.json"  # a copy: the generator's is packed and removed
     if archive.is_file() and manifest.is_file():
         print(f"reusing {archive}", file=sys.stderr)
         return archive, json.loads(manifest.read_text())
     subprocess.run([sys.executable, str(ROOT / "bench" / "lookalike.py"), str(data), "--scale", str(scale),
-                    "--seed", str(seed), "--manifest", str(manifest)], check=True)
+                    "--seed", str(seed), "--manifest"], check=True)
+    shutil.copy(data / "manifest.json", manifest)
     tmp = archive.with_suffix(".tar.partial")
     with tarfile.open(tmp, "w") as tar:
-        tar.add(data, arcname="lookalike")
+        tar.add(data / "benchmark", arcname="lookalike/benchmark")
         if subset is not None:
             with tarfile.open(subset, "r:gz") as source:
                 for member in source:

@@ -126,7 +126,7 @@ def test_landing_page_url_is_refused_with_advice(work, tmp_path):
         config = write_config(work, dataset="paper", archive=f"{base}/file")
         result = snakemake(work, "--configfile", config, "--until", "download_archive", check=False)
     assert result.returncode != 0
-    assert "returned an HTML page, not the archive" in result.stdout
+    assert "the server sent an HTML page instead of the archive" in result.stdout
     assert LANDING_PAGE in result.stdout
     assert not (work / "resources" / "downloads" / "sHAM_data.tar.gz").exists()
 

@@ -144,8 +144,8 @@ def test_an_edit_reruns_exactly_what_depends_on_it(work, tmp_path):
     assert set(job_counts(snakemake(work, *config, "-n").stdout)) == {"figure", "benchmarks", "all"}
     snakemake(work, *config)
 
-    edit(work / "src" / "hamsham" / "timing.py")
-    assert set(job_counts(snakemake(work, *config, "-n").stdout)) == {"reference", "time"} | downstream
+    edit(work / "src" / "hamsham" / "timing.py")  # encoded files are temporary: re-timing re-encodes
+    assert set(job_counts(snakemake(work, *config, "-n").stdout)) == {"reference", "encode", "time"} | downstream
     snakemake(work, *config)
 
     edit(work / "ext" / "src" / "kernels.cpp")  # rebuilds the kernel; loading and extraction stay
@@ -213,6 +213,33 @@ def test_benchmark_matrices_from_primary_sources_without_networks(work):
     assert read_csv(results / "nets_space.csv") == []
     assert "No networks" in (results / "tables" / "space_nets.md").read_text()
     assert "note: no networks" in (work / "logs" / "paper" / "discover.log").read_text()
+
+
+def test_archive_expanding_past_the_limit_is_refused(work, tmp_path):
+    archive = tiny_archive(tmp_path / "tiny.tar.gz")
+    result = snakemake(work, "--config", "dataset=paper", f"archive={archive}", "max_archive_bytes=100",
+                       "--until", "extract_archive", check=False)
+    assert result.returncode != 0
+    assert "passes 100 bytes" in result.stdout and "max_archive_bytes" in result.stdout, result.stdout[-3000:]
+    assert not (work / "resources" / "paper" / "data").exists()
+
+
+def test_a_member_that_is_no_matrix_is_refused_within_seconds(work, tmp_path):
+    """200 MB of binary bytes named like a matrix: refused when the archive is listed,
+    naming the file, not after minutes of parsing (or a MemoryError)."""
+    junk = tmp_path / "benchmark" / "data" / "matrices" / "junk.csv"
+    junk.parent.mkdir(parents=True)
+    with open(junk, "wb") as handle:
+        for _ in range(200):
+            handle.write(os.urandom(1 << 20))
+    archive = write_tar(tmp_path / "junk.tar", {"benchmark": tmp_path / "benchmark"})
+    start = time.monotonic()
+    result = snakemake(work, "--config", "dataset=paper", f"archive={archive}", "--until", "discover",
+                       check=False)
+    assert result.returncode != 0
+    assert "junk.csv" in result.stdout and "binary" in result.stdout, result.stdout[-3000:]
+    assert time.monotonic() - start < 60
+    assert "MemoryError" not in result.stdout
 
 
 # ------------------------------------------------------------------ memory

@@ -178,12 +178,8 @@ MIB = 2**20
 
 
 def machine_memory_mb():
-    """This machine's physical memory in MiB (MemTotal)."""
-    with open("/proc/meminfo") as handle:
-        for line in handle:
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) // 1024
-    raise WorkflowError("cannot read MemTotal from /proc/meminfo")
+    """This machine's physical memory in MiB."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // MIB
 
 
 # A local run never starts jobs whose declared memory adds up to more than the

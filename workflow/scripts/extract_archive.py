@@ -53,7 +53,8 @@ def main(sm):
         with heartbeat(f"extracting {archive} into {dest}"):
             safe_extract(archive, dest, max_total_bytes=int(sm.params.max_bytes))
     except InputError as err:  # names the archive (or member) and the problem
-        fail(str(err))
+        limit = " (the pipeline's setting: max_archive_bytes)" if "max_total_bytes" in str(err) else ""
+        fail(f"{err}{limit}")
     files = sum(1 for p in dest.rglob("*") if p.is_file())
     log(f"{dest}: {files} files")
 
