@@ -193,7 +193,8 @@ class CSC(EncodedMatrix):
         return cls({"data": data, "indices": indices, "indptr": indptr}, W.shape)
 
     def _columns(self, start, stop):
-        return np.ascontiguousarray(self._csc[:, start:stop].toarray(), np.float32)
+        part = self._csc if (start, stop) == (0, self.shape[1]) else self._csc[:, start:stop]
+        return np.ascontiguousarray(part.toarray(), np.float32)
 
     def _product(self, X, threads):
         return np.asarray(X @ self._csc, dtype=np.float32)
