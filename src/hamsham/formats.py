@@ -3,10 +3,12 @@
 `compress(W, fmt)` returns an `EncodedMatrix`: `.shape`, `.nbits` (the bits
 this implementation really stores: data, index arrays and code tables), an
 exact `.to_dense()` and `.columns(start, stop)` (only those columns decoded;
-`roundtrip_errors` checks a round trip with them, block by block), and the product `X @ obj` (= X @ W) or
-`obj.left_matmul(X, threads=None)`. HAM, sHAM and CSER multiply in the
-compiled kernel straight from their encoded arrays; CSC uses SciPy, IM rebuilds
-the dense matrix from its index map (the study's protocol), dense uses BLAS.
+`roundtrip_errors` checks a round trip with them, block by block), and the
+product `X @ obj` (= X @ W) or `obj.left_matmul(X, threads=None)`. HAM, sHAM
+and CSER multiply in the compiled kernel straight from their encoded arrays
+(float32 sums over blocks of rows, added up in float64); CSC uses SciPy, IM
+rebuilds the dense matrix from its index map (the study's protocol), dense
+uses BLAS.
 `to_arrays()` / `from_arrays()` give the stored arrays and rebuild an object
 from them, validated (a corrupted structure raises ValueError, never crashes).
 """
