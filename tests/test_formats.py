@@ -13,7 +13,7 @@ from hamsham.formats import roundtrip_errors
 from hamsham.huffman import HuffmanCode
 from hamsham.io import load_matrix
 from hamsham.timing import paper_dot_time, paper_input, reference_product
-from hamsham.values import ValueTable
+from hamsham.values import ValueTable, as_matrix
 
 from helpers import DenseProduct, assert_product_close, fibonacci_matrix, quantized_matrix
 
@@ -252,6 +252,24 @@ def test_input_conversion_and_errors(fmt):
 def test_non_finite_values_are_rejected(bad):
     with pytest.raises(ValueError, match="non-finite"):
         hamsham.compress(bad, "ham")
+
+
+def test_as_matrix_copies_only_to_fix():
+    W = MATRICES["64x48-d0.1-k32"].copy()
+    W.setflags(write=False)
+    assert as_matrix(W) is W  # float32, C order, finite, no -0.0: used as is
+    assert as_matrix(W, private=True) is not W
+    negative = MATRICES["negative-zero"]
+    assert np.signbit(negative[negative == 0]).any()
+    before = negative.copy()
+    fixed = as_matrix(negative)
+    assert fixed is not negative and np.array_equal(fixed, negative) and not np.signbit(fixed[fixed == 0]).any()
+    assert np.array_equal(np.signbit(negative), np.signbit(before))  # the caller's array is left alone
+    for other in (W.astype(np.float64), np.asfortranarray(W), W[:, ::2]):
+        assert np.array_equal(as_matrix(other), other) and as_matrix(other).flags.c_contiguous
+    source = W.copy()
+    kept = hamsham.compress(source, "dense").to_arrays()["W"]  # dense stores a copy of its own
+    assert np.array_equal(kept, W) and not np.shares_memory(kept, source)
 
 
 def test_bad_arguments():

@@ -194,17 +194,27 @@ ShamMatrix::ShamMatrix(std::shared_ptr<const Code> code, View<uint32_t> words, s
                        (offsets_[j + 1] - offsets_[j]) / 8 + 1;
 }
 
+// The first nonzero in [p, pe) whose row is >= stop (pe if none), rows ascending: a galloping
+// search, O(log) of the distance (a changed row array gives a wrong position inside [p, pe]).
+template <class Idx>
+inline uint64_t first_row_at_least(const Idx* rows, uint64_t p, uint64_t pe, uint64_t stop) {
+    uint64_t lo = p, step = 1;  // the rows of [p, lo) are < stop
+    while (lo + step <= pe && rows[lo + step - 1] < stop) {
+        lo += step;
+        step *= 2;
+    }
+    const Idx* hi = rows + std::min(pe, lo + step);
+    return static_cast<uint64_t>(
+        std::lower_bound(rows + lo, hi, stop, [](Idx row, uint64_t s) { return row < s; }) - rows);
+}
+
 // Decodes the nonzeros of column j in rows [.., stop).
 template <class Idx, class Sink, class State>
 inline void sham_advance_to_row(const Code& code, const uint32_t* words, const std::vector<uint64_t>& offsets,
                                 const std::vector<int64_t>& col_ptr, const Idx* rows, uint64_t n, Cursor& cur, size_t j,
                                 uint64_t stop, uint64_t dummy, const Sink& sink, State& s0, State& s1) {
     const uint64_t pe = static_cast<uint64_t>(col_ptr[j + 1]);
-    uint64_t p_stop = pe;
-    if (stop < n) {
-        p_stop = cur.next;
-        while (p_stop < pe && rows[p_stop] < stop) ++p_stop;
-    }
+    const uint64_t p_stop = stop < n ? first_row_at_least(rows, cur.next, pe, stop) : pe;
     sham_advance(code, words, cur, offsets[j], offsets[j + 1], rows, p_stop, p_stop == pe, dummy, j, sink, s0, s1);
 }
 
@@ -367,18 +377,12 @@ void CserMatrix::matmul(const float* X, size_t r, float* Y, long threads) const 
                 std::vector<double> acc64(r), listed64(r);
                 uint64_t pending = 0;
                 const auto fold = [&] {
-                    for (size_t c = 0; c < r; ++c) {
-                        acc64[c] += acc.get(c);
-                        listed64[c] += listed.get(c);
-                    }
-                    acc.zero();
-                    listed.zero();
+                    acc.fold_into(acc64.data(), r);
+                    if (bg) listed.fold_into(listed64.data(), r);
                     pending = 0;
                 };
                 const float* x = xt.get();
                 for (size_t j = bounds[t]; j < bounds[t + 1]; ++j) {
-                    acc.zero();
-                    listed.zero();
                     std::fill(acc64.begin(), acc64.end(), 0.0);
                     std::fill(listed64.begin(), listed64.end(), 0.0);
                     for (uint64_t p = row_ptr_[j]; p < row_ptr_[j + 1]; ++p) {

@@ -54,7 +54,12 @@ struct FixedAcc {  // r padded to R = 1, 2, 4, 8 or 16: one vector, kept in regi
     void add(const float* x) { a += loadu<V>(x); }
     void fma(const FixedAcc& s, float v) { a += s.a * v; }
     void add(const FixedAcc& s) { a += s.a; }
-    float get(size_t c) const { return a[c]; }
+    void fold_into(double* total, size_t r) {  // total[:r] += a[:r]; a = 0
+        float lanes[R];
+        storeu(lanes, a);
+        for (size_t c = 0; c < r; ++c) total[c] += lanes[c];
+        a = V{};
+    }
     // Decoder-side state: one vector value (a local variable: a register).
     using State = V;
     static State load_state(float* p, size_t) { return loadu<V>(p); }
@@ -75,7 +80,10 @@ struct BlockAcc {  // any width (a multiple of 8), in blocks of 8, in place on i
     }
     void fma(const BlockAcc& s, float v) { fma(s.a, v); }
     void add(const BlockAcc& s) { add(s.a); }
-    float get(size_t c) const { return a[c]; }
+    void fold_into(double* total, size_t r) {
+        for (size_t c = 0; c < r; ++c) total[c] += a[c];
+        zero();
+    }
     // Decoder-side state: a pointer to the accumulator in memory (and its width).
     struct State {
         float* p;
@@ -159,7 +167,7 @@ struct StoreSink {  // writes one column of a row-major tile (`width` floats per
 // at most kFoldRows rows, so that float32 sums run over a bounded number of
 // entries before they are folded into float64 totals (a single float32 sum
 // down a column of a million entries loses digits: see matmul_tiles).
-constexpr uint64_t kFoldRows = 4096;
+constexpr uint64_t kFoldRows = 16384;
 inline uint64_t matmul_block_rows(uint64_t n, size_t stride) {
     return std::max<uint64_t>(1, std::min<uint64_t>({n, (uint64_t(1) << 17) / stride, kFoldRows}));
 }

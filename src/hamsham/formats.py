@@ -3,10 +3,12 @@
 `compress(W, fmt)` returns an `EncodedMatrix`: `.shape`, `.nbits` (the bits
 this implementation really stores: data, index arrays and code tables), an
 exact `.to_dense()` and `.columns(start, stop)` (only those columns decoded;
-`roundtrip_errors` checks a round trip with them, block by block), and the product `X @ obj` (= X @ W) or
-`obj.left_matmul(X, threads=None)`. HAM, sHAM and CSER multiply in the
-compiled kernel straight from their encoded arrays; CSC uses SciPy, IM rebuilds
-the dense matrix from its index map (the study's protocol), dense uses BLAS.
+`roundtrip_errors` checks a round trip with them, block by block), and the
+product `X @ obj` (= X @ W) or `obj.left_matmul(X, threads=None)`. HAM, sHAM
+and CSER multiply in the compiled kernel straight from their encoded arrays
+(float32 sums over blocks of rows, added up in float64); CSC uses SciPy, IM
+rebuilds the dense matrix from its index map (the study's protocol), dense
+uses BLAS.
 `to_arrays()` / `from_arrays()` give the stored arrays and rebuild an object
 from them, validated (a corrupted structure raises ValueError, never crashes).
 """
@@ -193,7 +195,8 @@ class CSC(EncodedMatrix):
         return cls({"data": data, "indices": indices, "indptr": indptr}, W.shape)
 
     def _columns(self, start, stop):
-        return np.ascontiguousarray(self._csc[:, start:stop].toarray(), np.float32)
+        part = self._csc if (start, stop) == (0, self.shape[1]) else self._csc[:, start:stop]
+        return np.ascontiguousarray(part.toarray(), np.float32)
 
     def _product(self, X, threads):
         return np.asarray(X @ self._csc, dtype=np.float32)
