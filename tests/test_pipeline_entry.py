@@ -277,7 +277,7 @@ def test_too_large_a_matrix_stops_before_it_is_loaded(work, tmp_path):
     """A run allowed less memory (memory_mb) than a matrix's jobs need stops, naming the
     matrix and the memory it needs, instead of being killed."""
     subprocess.run([sys.executable, str(ROOT / "bench" / "lookalike.py"), str(tmp_path / "data"),
-                    "--scale", "0.05", "--names", "census"], check=True)
+                    "--scale", "0.35", "--names", "census"], check=True)
     archive = write_tar(tmp_path / "look.tar", {"benchmark": tmp_path / "data" / "benchmark"})
     result = snakemake(work, "--config", "dataset=paper", f"archive={archive}", "memory_mb=900",
                        check=False)

@@ -194,17 +194,31 @@ if workflow.local_exec:
 else:
     LOCAL_MEMORY_MB = None
 
-# Peak resident memory of each per-matrix job, measured with `make bench-scale`
-# (bench/scale.py) on full-size look-alikes of the study's largest matrices:
-# (MiB fixed, multiple of the float32 matrix). Each job's need is declared as its
-# `mem_mb` and checked by the script before it loads the matrix.
+# What each per-matrix job may need, as (MiB, multiple of the float32 matrix): an
+# upper envelope of the peak resident memory measured with bench/scale.py on the
+# look-alikes of imagenet (density 0.31) and census (density 0.57), e.g. at
+# 1083 MiB of imagenet: encode dense 1292, HAM 1396, CSER 1636, sHAM 1698,
+# IM 1834, CSC 2087 MiB; time IM 1705, dense 1163 MiB; model 1129 MiB. It is
+# declared as the job's `mem_mb` and checked by its script before it loads the
+# matrix. (CSC and sHAM grow with the density: a fully dense matrix would need
+# more.)
 MEMORY = {
-    "to_npy": (600, 0.0),  # streams the text in blocks
-    "reference": (600, 0.0),  # reads the matrix in row blocks
-    "model": (700, 1.25),
-    "encode": (700, 1.6),
-    "time": (700, 1.6),
-    "net_model": (700, 1.3),
+    "to_npy": (500, 0.0),  # streams the text in blocks
+    "reference": (500, 0.0),  # reads the matrix in row blocks
+    "model": (400, 1.2),
+    "net_model": (400, 1.2),  # the layers one after the other (declared for all)
+    ("encode", "dense"): (400, 1.1),  # W itself
+    ("encode", "HAM"): (400, 1.4),
+    ("encode", "sHAM"): (400, 1.8),
+    ("encode", "CSER"): (400, 1.8),
+    ("encode", "IM"): (400, 1.7),
+    ("encode", "CSC"): (400, 2.4),
+    ("time", "dense"): (400, 1.1),
+    ("time", "HAM"): (400, 0.5),
+    ("time", "sHAM"): (400, 0.8),
+    ("time", "CSER"): (400, 0.8),
+    ("time", "IM"): (400, 1.6),  # rebuilds the dense matrix for each product (the study's protocol)
+    ("time", "CSC"): (400, 1.2),
 }
 
 
@@ -221,9 +235,10 @@ def layers_mb(wildcards):
 
 
 def memory_need_mb(step, size_mb, what):
-    """MiB that `step` needs for a matrix of `size_mb`; stops the run with a clear
-    message, before any job starts, when the machine cannot give that much."""
+    """MiB that `step` (a rule, or (rule, format)) needs for a matrix of `size_mb`; stops
+    the run with a clear message, before the job starts, when it cannot have that much."""
     fixed, factor = MEMORY[step]
+    step = "/".join(step) if isinstance(step, tuple) else step
     need = int(math.ceil(fixed + factor * size_mb))
     if LOCAL_MEMORY_MB is not None and need > LOCAL_MEMORY_MB:
         raise WorkflowError(
@@ -238,7 +253,8 @@ def memory(step):
     """A `mem_mb` resource function for a per-matrix step."""
 
     def mem_mb(wildcards, attempt):
-        return memory_need_mb(step, matrix_mb(wildcards), f"matrix {wildcards.matrix}")
+        key = (step, wildcards.format) if step in ("encode", "time") else step
+        return memory_need_mb(key, matrix_mb(wildcards), f"matrix {wildcards.matrix}")
 
     return mem_mb
 
