@@ -22,6 +22,8 @@ rule aggregate:
         "logs/{dataset}/aggregate.log",
     benchmark:
         "benchmarks/{dataset}/aggregate.tsv"
+    resources:
+        mem_mb=MEMORY["aggregate"][0],
     conda:
         "../../envs/hamsham.yaml"
     script:
@@ -43,6 +45,8 @@ rule benchmarks:
         benchmarks=lambda wildcards: [f"benchmarks/{wildcards.dataset}", "benchmarks/kernel.tsv"],
     log:
         "logs/{dataset}/benchmarks.log",
+    resources:
+        mem_mb=MEMORY["benchmarks"][0],
     conda:
         "../../envs/hamsham.yaml"
     script:

@@ -203,6 +203,19 @@ else:
 # matrix. (CSC and sHAM grow with the density: a fully dense matrix would need
 # more.)
 MEMORY = {
+    # rules whose need does not grow with a matrix
+    "kernel": (1500, 0.0),  # CMake + g++
+    "demo_nets": (1000, 0.0),
+    "demo_benchmark": (600, 0.0),
+    "download_archive": (300, 0.0),
+    "primary_benchmark": (500, 0.0),  # streams the text line by line
+    "extract_archive": (300, 0.0),
+    "discover": (300, 0.0),  # reads the first 64 KiB of each file
+    "aggregate": (1000, 0.0),
+    "table": (500, 0.0),
+    "figure": (600, 0.0),
+    "benchmarks": (300, 0.0),
+    # per-matrix rules
     "to_npy": (500, 0.0),  # streams the text in blocks
     "reference": (500, 0.0),  # reads the matrix in row blocks
     "model": (400, 1.2),

@@ -20,6 +20,8 @@ rule demo_nets:
         "logs/demo/demo_nets.log",
     benchmark:
         "benchmarks/demo/demo_nets.tsv"
+    resources:
+        mem_mb=MEMORY["demo_nets"][0],
     conda:
         "../../envs/hamsham.yaml"
     script:
@@ -37,6 +39,8 @@ rule demo_benchmark:
         "logs/demo/demo_benchmark.log",
     benchmark:
         "benchmarks/demo/demo_benchmark.tsv"
+    resources:
+        mem_mb=MEMORY["demo_benchmark"][0],
     conda:
         "../../envs/hamsham.yaml"
     script:
@@ -58,6 +62,8 @@ if ARCHIVE_URL is not None:
             "logs/paper/download_archive.log",
         benchmark:
             "benchmarks/paper/download_archive.tsv"
+        resources:
+            mem_mb=MEMORY["download_archive"][0],
         conda:
             "../../envs/hamsham.yaml"
         script:
@@ -78,6 +84,8 @@ if PRIMARY:
             "logs/paper/primary_benchmark.log",
         benchmark:
             "benchmarks/paper/primary_benchmark.tsv"
+        resources:
+            mem_mb=MEMORY["primary_benchmark"][0],
         conda:
             "../../envs/hamsham.yaml"
         script:
@@ -99,6 +107,8 @@ else:
             "logs/paper/extract_archive.log",
         benchmark:
             "benchmarks/paper/extract_archive.tsv"
+        resources:
+            mem_mb=MEMORY["extract_archive"][0],
         conda:
             "../../envs/hamsham.yaml"
         script:
@@ -122,6 +132,8 @@ checkpoint discover:
         "logs/{dataset}/discover.log",
     benchmark:
         "benchmarks/{dataset}/discover.tsv"
+    resources:
+        mem_mb=MEMORY["discover"][0],
     conda:
         "../../envs/hamsham.yaml"
     script:

@@ -14,6 +14,8 @@ rule kernel:
     params:
         build="build/kernel",
     threads: 2
+    resources:
+        mem_mb=MEMORY["kernel"][0],
     conda:
         "../../envs/kernel.yaml"
     shell:

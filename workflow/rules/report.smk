@@ -27,6 +27,8 @@ rule table:
         "logs/{dataset}/table/{measure}_{part}.log",
     benchmark:
         "benchmarks/{dataset}/table/{measure}_{part}.tsv"
+    resources:
+        mem_mb=MEMORY["table"][0],
     conda:
         "../../envs/hamsham.yaml"
     script:
@@ -52,6 +54,8 @@ rule figure:
         "logs/{dataset}/figure/{measure}_{part}.log",
     benchmark:
         "benchmarks/{dataset}/figure/{measure}_{part}.tsv"
+    resources:
+        mem_mb=MEMORY["figure"][0],
     conda:
         "../../envs/hamsham.yaml"
     script:
