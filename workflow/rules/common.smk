@@ -194,14 +194,14 @@ if workflow.local_exec:
 else:
     LOCAL_MEMORY_MB = None
 
-# What each per-matrix job may need, as (MiB, multiple of the float32 matrix): an
-# upper envelope of the peak resident memory measured with bench/scale.py on the
-# look-alikes of imagenet (density 0.31) and census (density 0.57), e.g. at
-# 1083 MiB of imagenet: encode dense 1292, HAM 1396, CSER 1636, sHAM 1698,
-# IM 1834, CSC 2087 MiB; time IM 1705, dense 1163 MiB; model 1129 MiB. It is
-# declared as the job's `mem_mb` and checked by its script before it loads the
-# matrix. (CSC and sHAM grow with the density: a fully dense matrix would need
-# more.)
+# What each job may need, as (MiB, multiple of its float32 matrix): an upper
+# envelope of the peak resident memory measured with bench/scale.py on the
+# look-alikes of imagenet (density 0.31) and census (density 0.57). At full size
+# (imagenet 4333 MiB): encode dense 4539, HAM 4950, CSER 5891, sHAM 6163, IM 6706,
+# CSC 7345 MiB; time IM 6589, dense 4499, CSC 2851 MiB; model 4374 MiB; to_npy
+# and reference ~300 MiB (README, "At full size"). It is declared as the job's
+# `mem_mb` and checked by its script before it loads the matrix. (CSC and sHAM
+# grow with the density: a fully dense matrix would need more.)
 MEMORY = {
     # rules whose need does not grow with a matrix
     "kernel": (1500, 0.0),  # CMake + g++
