@@ -12,7 +12,6 @@ archive is unpacked into a temporary folder beside `dest` that is renamed to
 `benchmark/data/matrices/<name>.{mtx,csv,txt}` (benchmark matrices).
 """
 import gzip
-import hashlib
 import os
 import re
 import shutil
@@ -21,6 +20,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from hamsham.checksum import sha256_file
 from hamsham.errors import InputError
 
 MARKER = ".extracted"
@@ -57,7 +57,7 @@ def safe_extract(archive, dest, *, max_members=100_000, max_total_bytes=64 * 2**
         raise InputError(archive, "no such archive file")
     if dest.name in ("", ".."):
         raise InputError(dest, "must name a folder of its own (not '.', '..' or a root)")
-    digest = _sha256(archive)
+    digest = sha256_file(archive)
     if _is_complete(dest, digest):
         return dest
     if dest.is_symlink():
@@ -122,13 +122,6 @@ def _entry(path, benchmark):
     return MatrixEntry(path.stem, path, match["arch"], match["net"], match["layer"],
                        pruning, clusters, float(match["score"]))
 
-
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _is_complete(dest, digest):

@@ -8,7 +8,6 @@ cut connections and 5xx answers are retried with exponential backoff;
 other 4xx answers, redirect loops and checksum mismatches are not. Bytes are
 stored exactly as served (no Content-Encoding decoding).
 """
-import hashlib
 import os
 import re
 import sys
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
+from hamsham.checksum import sha256_file
 from hamsham.errors import InputError
 
 _CHUNK = 1 << 20
@@ -54,7 +54,7 @@ def download(url, dest, *, sha256=None, retries=5, timeout=30.0, max_redirects=1
         if not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
             raise DownloadError(url, f"sha256 must be 64 hexadecimal digits, got {sha256!r}")
         sha256 = sha256.lower()
-        if dest.is_file() and _sha256(dest) == sha256:
+        if dest.is_file() and sha256_file(dest) == sha256:
             return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -78,7 +78,7 @@ def download(url, dest, *, sha256=None, retries=5, timeout=30.0, max_redirects=1
             part.unlink(missing_ok=True)
             raise
     if sha256 is not None:
-        actual = _sha256(part)
+        actual = sha256_file(part)
         if actual != sha256:
             part.unlink()
             raise DownloadError(url, f"sha256 mismatch: expected {sha256}, got {actual}; "
@@ -157,10 +157,3 @@ def _content_range(response):
 def _int(text):
     return int(text) if text and text.isdigit() else None
 
-
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()

@@ -22,7 +22,6 @@ over http or https.
 """
 import base64
 import binascii
-import hashlib
 import html
 import os
 import re
@@ -35,6 +34,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from hamsham.download import DownloadError, download
+from hamsham.checksum import sha256_file
 from hamsham.errors import InputError
 
 STUDY_URL = "https://www.mediafire.com/file/m0cjv959w4melbu/sHAM_data.tar.gz/file"
@@ -120,7 +120,7 @@ def fetch_archive(url, dest, *, sha256=None, retries=5, timeout=30.0, progress=T
                   manual_hint=MANUAL_HINT) -> Path:
     """Download the archive at `url` (a landing page is resolved first) into `dest`."""
     url, dest = str(url), Path(dest)
-    if sha256 is not None and dest.is_file() and _sha256(dest) == sha256.lower():
+    if sha256 is not None and dest.is_file() and sha256_file(dest) == sha256.lower():
         return dest  # already here: no need to resolve a landing page
     part = dest.with_name(dest.name + ".part")
     _drop_if_html(part)  # never resume onto an HTML body
@@ -227,10 +227,3 @@ def _drop_if_html(part):
     if part.is_file() and _looks_like_html(part):
         part.unlink()
 
-
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()

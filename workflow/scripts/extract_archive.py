@@ -7,7 +7,6 @@ makes this job the only writer of the output folder, so any such sibling is
 stale and is removed first.
 """
 
-import hashlib
 import re
 import shutil
 from pathlib import Path
@@ -17,15 +16,8 @@ from _pipeline import fail, heartbeat, log, start_job
 start_job(snakemake.log[0])  # noqa: F821
 
 from hamsham.archive import safe_extract  # noqa: E402
+from hamsham.checksum import sha256_file  # noqa: E402
 from hamsham.errors import InputError  # noqa: E402
-
-
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def remove_stale_siblings(dest):
@@ -44,7 +36,7 @@ def main(sm):
     remove_stale_siblings(dest)
     expected = (sm.params.sha256 or "").lower()
     if expected:
-        actual = sha256(archive)
+        actual = sha256_file(archive)
         if actual != expected:
             fail(f"{archive}: sha256 mismatch: the file has {actual}, archive_sha256 expects "
                  f"{expected}; nothing was extracted")
