@@ -24,7 +24,7 @@ SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 # ------------------------------------------------------------ configuration
 
 
-def coerce_to_schema(value, schema, where="config"):
+def coerce_to_schema(value, schema):
     """`value` with the strings that `--config` hands over turned into the schema's types.
 
     Snakemake parses `--config key=value` itself only at the top level (int, float,
@@ -46,11 +46,10 @@ def coerce_to_schema(value, schema, where="config"):
     if "array" in types and value is not None and not isinstance(value, list):
         value = [value]
     if isinstance(value, list) and "items" in schema:
-        return [coerce_to_schema(item, schema["items"], f"{where}[{i}]") for i, item in enumerate(value)]
+        return [coerce_to_schema(item, schema["items"]) for item in value]
     if isinstance(value, dict) and "properties" in schema:
         return {
-            key: coerce_to_schema(item, schema["properties"].get(key, {}), f"{where}.{key}")
-            for key, item in value.items()
+            key: coerce_to_schema(item, schema["properties"].get(key, {})) for key, item in value.items()
         }
     if "string" in types and isinstance(value, (int, float)) and not isinstance(value, bool) \
             and not {"integer", "number"} & set(types):
@@ -61,7 +60,7 @@ def coerce_to_schema(value, schema, where="config"):
 with open(SCHEMA) as _handle:
     _SCHEMA = yaml.safe_load(_handle)
 for _key in list(config):
-    config[_key] = coerce_to_schema(config[_key], _SCHEMA["properties"].get(_key, {}), _key)
+    config[_key] = coerce_to_schema(config[_key], _SCHEMA["properties"].get(_key, {}))
 validate(config, str(SCHEMA))
 
 DATASET = config["dataset"]

@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+MIB = 2**20
 FORMAT_CODES = {"HAM": "ham", "sHAM": "sham", "CSC": "csc", "IM": "im", "CSER": "cser", "dense": "dense"}
 
 
@@ -30,7 +31,7 @@ def use_src():
 def start_job(log_path=None):
     """Set a job up: its output to `log_path` (scripts run by `script:`; shell rules
     redirect themselves), hamsham importable, and a closing log line with the wall
-    time and peak resident memory of the job (read by bench/scale.py)."""
+    time and peak resident memory of the job (benchmarks.py collects them)."""
     log_to(log_path)
     use_src()
     start = time.time()
@@ -80,8 +81,6 @@ def log_matrix_size(shape):
     """Log the float32 size of the job's matrix (benchmarks.csv reads it)."""
     log(f"float32 matrix {shape[0] * shape[1] * 4 / MIB:.3f} MiB")
 
-
-MIB = 2**20
 
 
 def npy_row_blocks(path, block_bytes=64 * MIB):
