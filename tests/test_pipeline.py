@@ -74,11 +74,19 @@ def test_config_is_validated(work):
 
 
 def test_missing_archive_says_where_to_get_it(work):
-    result = snakemake(work, "-n", "--config", "dataset=paper", check=False)
+    result = snakemake(work, "-n", "--config", "dataset=paper", "archive=elsewhere/sHAM_data.tar.gz",
+                       check=False)
     assert result.returncode != 0
+    assert "no file at 'elsewhere/sHAM_data.tar.gz'" in result.stdout
     assert LANDING_PAGE in result.stdout
     assert "resources/sHAM_data.tar.gz" in result.stdout
     assert "archive=" in result.stdout
+
+
+def test_default_archive_location_is_filled_from_the_published_link(work):
+    """No file at the default location: the run plans to download it (a dry run: no network)."""
+    result = snakemake(work, "-n", "--config", "dataset=paper")
+    assert "download_archive" in result.stdout and "extract_archive" in result.stdout
 
 
 @pytest.mark.slow
@@ -138,7 +146,8 @@ def test_bad_matrix_file_stops_with_a_clear_message(work, tmp_path):
     result = snakemake(work, "--configfile", config, check=False)
     assert result.returncode != 0
     name = "tiny_99-0-4-0-0.5_000"
-    log = work / "logs" / "paper" / "to_npy" / f"{name}.log"
+    # refused when the archive's files are listed, before any loading
+    log = work / "logs" / "paper" / "discover.log"
     text = log.read_text()
     assert f"{name}.csv" in text and "ERROR" in text
     assert "'five' is not a number" in text

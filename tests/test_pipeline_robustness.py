@@ -151,10 +151,10 @@ CASES = {
         f"{a}: member 'sHAM_data/benchmark/data/matrices/out' is a symbolic link (to '{o}')",
         "links are not accepted"]),
     "no_matrices": (no_matrices, "layout", lambda a, w, o: [
-        "resources/paper/data: no matrices found", f"(extracted from {a})"]),
+        "resources/paper/data: no matrices found", f"(from {a})"]),
     "duplicate_names": (duplicate_names, "layout", lambda a, w, o: [
         "matrices/x.mtx: matrix name 'x' is also used by ",
-        "resources/paper/data/sHAM_data/benchmark/data/matrices/x.csv", f"(extracted from {a})"]),
+        "resources/paper/data/sHAM_data/benchmark/data/matrices/x.csv", f"(from {a})"]),
     "csv_with_nan": (bad_csv(b"1,2,3\n4,nan,6\n"), "matrix", lambda a, w, o: [
         f"{BAD_CSV}: 1 non-finite value(s) (NaN or Inf); first at row 2, column 2"]),
     "ragged_csv": (bad_csv(b"1,2,3\n4,5\n6,7,8\n"), "matrix", lambda a, w, o: [
@@ -381,7 +381,7 @@ def test_download_with_wrong_checksum_leaves_nothing(work, small_archive):
     assert result.returncode != 0
     errors = error_lines(result.stdout)
     assert len(errors) == 1, result.stdout[-3000:]
-    assert f"could not download the archive: {url}: sha256 mismatch: expected {'0' * 64}, got " \
+    assert f"could not get the archive: {url}: sha256 mismatch: expected {'0' * 64}, got " \
            f"{sha256(small_archive)}; the downloaded file was deleted" in errors[0]
     downloads = work / "resources" / "downloads"
     assert not downloads.exists() or not list(downloads.iterdir())
