@@ -272,6 +272,40 @@ def memory(step):
     return mem_mb
 
 
+# Run time (minutes) that a per-matrix job may take on a cluster, as (fixed, minutes
+# per GiB of the float32 matrix): the SLURM profile requests it (`runtime`, sbatch -t),
+# Snakemake sums it over the layers of a group job; a local run ignores it. SLURM
+# kills a job that overruns, so these err high: far above what bench/bench.py measures
+# (an encoding, or a whole timing job with its 25 calls per thread count, takes
+# seconds per 100 MiB). to_npy is sized by the text it parses (its .npy does not
+# exist yet).
+RUNTIME = {
+    "to_npy": (5, 20.0),  # per GiB of text
+    "reference": (5, 5.0),
+    "model": (5, 10.0),
+    "net_model": (5, 10.0),
+    "encode": (5, 15.0),
+    "time": (5, 30.0),
+}
+
+
+def runtime_min(step):
+    """A `runtime` resource function (minutes) for a per-matrix step."""
+    fixed, per_gib = RUNTIME[step]
+
+    def runtime(wildcards):
+        if step == "to_npy":
+            source = matrix_row(wildcards.dataset, wildcards.matrix)["path"]
+            size_mb = os.path.getsize(source) / MIB if os.path.exists(source) else 0.0
+        elif step == "net_model":
+            size_mb = layers_mb(wildcards)
+        else:
+            size_mb = matrix_mb(wildcards)
+        return int(math.ceil(fixed + per_gib * size_mb / 1024))
+
+    return runtime
+
+
 def timing_threads(wildcards):
     """A timed job takes every core of the run: nothing else runs while it times."""
     try:
