@@ -184,7 +184,10 @@ def machine_memory_mb():
 
 # A local run never starts jobs whose declared memory adds up to more than the
 # machine has (or `memory_mb`; a --resources mem_mb=... given by the user wins),
-# and only one job holds the `timing` resource at a time.
+# and only one job holds the `timing` resource at a time. (This file is read before
+# the executor is known, so the submitting side of a cluster run registers them too:
+# there `mem_mb` is what one group job may use, set by profiles/slurm, and one timed
+# group job runs at a time.)
 if workflow.local_exec:
     LOCAL_MEMORY_MB = config["memory_mb"] or machine_memory_mb()
     if "mem_mb" not in workflow.global_resources:
@@ -253,7 +256,11 @@ def memory_need_mb(step, size_mb, what):
     fixed, factor = MEMORY[step]
     step = "/".join(step) if isinstance(step, tuple) else step
     need = int(math.ceil(fixed + factor * size_mb))
-    if LOCAL_MEMORY_MB is not None and need > LOCAL_MEMORY_MB:
+    # Checked where the job runs: a local run, or inside a cluster job (against its
+    # node). Not on the submitting side of a cluster run (this file is read before the
+    # executor is known; `workflow.local_exec` is right by the time jobs are sized):
+    # there SLURM grants memory per job on nodes larger than the login node.
+    if LOCAL_MEMORY_MB is not None and workflow.local_exec and need > LOCAL_MEMORY_MB:
         raise WorkflowError(
             f"{what} needs {need} MiB of memory for its {step} step ({size_mb:.0f} MiB as float32), "
             f"but this run may use {LOCAL_MEMORY_MB} MiB (memory_mb, or the machine's). Run it on a "
