@@ -119,9 +119,12 @@ def main():
             ids = submissions(output)
             logs = {p.stem for p in (work / "logs" / "slurm").rglob("*.log")}
             check(set(ids) <= logs, f"SLURM logs missing for jobs {sorted(set(ids) - logs)}")
-            summary[name]["groups"] = sorted(
-                {p.parent.name for p in (work / "logs" / "slurm").glob("group_*/*.log")}
-                | {p.name for p in (work / "logs" / "slurm").glob("group_*")})
+            # submissions per rule or group (logs/slurm/rule_<rule>/..., group_<group>_<rules>/...)
+            per = {}
+            for path in (work / "logs" / "slurm").rglob("*.log"):
+                top = path.relative_to(work / "logs" / "slurm").parts[0]
+                per[top] = per.get(top, 0) + 1
+            summary[name]["per_rule_or_group"] = dict(sorted(per.items()))
     for name in COMPARED:
         a = (out / "slurm" / "results" / "demo" / f"{name}.csv").read_bytes()
         b = (out / "local" / "results" / "demo" / f"{name}.csv").read_bytes()
@@ -131,6 +134,7 @@ def main():
     print(f"reduced demo, SLURM: {s['seconds']:.0f} s, {s['jobs']} Snakemake jobs in "
           f"{s['submissions']} SLURM submissions; local (--cores 2): {l['seconds']:.0f} s, "
           f"{l['jobs']} jobs")
+    print("SLURM submissions: " + ", ".join(f"{k} {v}" for k, v in s["per_rule_or_group"].items()))
     print(f"results/demo/{{{','.join(COMPARED)}}}.csv: byte-identical (SLURM vs local)")
 
 

@@ -27,9 +27,10 @@ ours() {
 }
 
 # Processes of this cluster's jobs: the step daemons (slurmstepd, started by our
-# slurmd with its SLURM_CONF) and what runs in a job (SLURM_JOB_ID and our SLURM_CONF).
+# slurmd with its SLURM_CONF) and what runs in a job (SLURM_JOB_ID, and our SLURM_CONF
+# or cluster name).
 stepds() {
-  local pid env
+  local pid
   for pid in $(pgrep -x slurmstepd 2>/dev/null); do
     tr '\0' '\n' 2>/dev/null < "/proc/$pid/environ" | grep -qx "SLURM_CONF=$DIR/slurm.conf" && echo "$pid"
   done
@@ -41,7 +42,8 @@ job_processes() {
     pid=${pid%/environ}
     [[ $pid == "$$" ]] && continue
     env=$(tr '\0' '\n' 2>/dev/null < "$env") || continue
-    grep -qx "SLURM_CONF=$DIR/slurm.conf" <<<"$env" && grep -q "^SLURM_JOB_ID=" <<<"$env" && echo "$pid"
+    grep -q "^SLURM_JOB_ID=" <<<"$env" || continue
+    grep -qx -e "SLURM_CONF=$DIR/slurm.conf" -e "SLURM_CLUSTER_NAME=hamsham" <<<"$env" && echo "$pid"
   done
 }
 
