@@ -12,8 +12,11 @@ DIR=${HAMSHAM_SLURM_DIR:-/tmp/hamsham-slurm}
 export HAMSHAM_SLURM_DIR=$DIR
 
 trap 'timeout -k 5 60 bash ci/slurm/stop.sh "$DIR"' EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 timeout -k 10 300 bash ci/slurm/start.sh "$DIR"
 export SLURM_CONF=$DIR/slurm.conf
 # The venv first on PATH: the cluster jobs (sbatch --export=ALL) find its snakemake.
-export PATH=$PWD/$(dirname "$PY"):$PATH
+PATH=$(cd "$(dirname "$PY")" && pwd):$PATH
+export PATH
 timeout -k 20 840 "$PY" ci/slurm/demo.py --out build/slurm-test
