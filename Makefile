@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 KERNEL := src/hamsham/_kernel.so
 CORES  ?= all
 
-.PHONY: install kernel test run bench bench-scale sanitize test-sanitize clean
+.PHONY: install kernel test test-slurm run bench bench-scale sanitize test-sanitize clean
 
 install: $(VENV)/.installed kernel
 
@@ -24,6 +24,12 @@ kernel: $(VENV)/.installed
 
 test: install
 	$(PY) -m pytest -q -rs
+
+# The reduced demo through profiles/slurm on a one-node SLURM cluster started on this
+# machine (ci/slurm/start.sh: root, apt-get), compared with the same run locally; the
+# cluster is stopped afterwards, also on failure or timeout (ci/slurm/test.sh).
+test-slurm: install
+	timeout -k 30 960 bash ci/slurm/test.sh $(PY) || { rc=$$?; bash ci/slurm/stop.sh; exit $$rc; }
 
 # = snakemake --cores N from the repository root (profiles/default is picked up by itself).
 run: install

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -65,6 +66,37 @@ def test_dry_run_paper(work, tmp_path):
 def test_dry_run_slurm_profile(work):
     result = snakemake(work, "-n", profile="slurm")
     assert "profiles/slurm" in result.stdout and "demo_nets" in result.stdout
+
+
+def test_kernel_is_portable_in_a_slurm_job():
+    """ext/build.sh uses -march=native, except inside a SLURM job (the kernel rule run by a
+    cluster) or when HAMSHAM_NATIVE says otherwise."""
+
+    def native(**env):
+        base = {k: v for k, v in os.environ.items() if k not in ("SLURM_JOB_ID", "HAMSHAM_NATIVE")}
+        result = subprocess.run(["bash", str(ROOT / "ext" / "build.sh"), "--native"],
+                                env={**base, **env}, capture_output=True, text=True)
+        return result.stdout.strip() or result.stderr
+
+    assert native() == "ON"
+    assert native(SLURM_JOB_ID="42") == "OFF"
+    assert native(HAMSHAM_NATIVE="off") == "OFF"
+    assert native(SLURM_JOB_ID="42", HAMSHAM_NATIVE="ON") == "ON"
+    assert "HAMSHAM_NATIVE must be" in native(HAMSHAM_NATIVE="fast")
+
+
+def test_slurm_profile_fits_a_two_cpu_node():
+    """The SLURM profile's requests fit the CI's one-node cluster (2 CPUs): no thread
+    count above `cores`, timed jobs exclusive, the per-matrix jobs grouped."""
+    import yaml
+
+    profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
+    assert profile["cores"] <= 2
+    assert all(int(n) <= profile["cores"] for n in profile.get("set-threads", {}).values())
+    assert "--exclusive" in profile["set-resources"]["time"]["slurm_extra"]
+    assert profile["slurm-status-command"] == "squeue"
+    for rule in ("to_npy", "reference", "model", "encode", "time", "net_model"):
+        assert profile["groups"][rule] in profile["group-components"]
 
 
 def test_config_is_validated(work):

@@ -183,7 +183,10 @@ def machine_memory_mb():
 
 # A local run never starts jobs whose declared memory adds up to more than the
 # machine has (or `memory_mb`; a --resources mem_mb=... given by the user wins),
-# and only one job holds the `timing` resource at a time.
+# and only one job holds the `timing` resource at a time. (This file is read before
+# the executor is known, so the submitting side of a cluster run registers them too:
+# there `mem_mb` is what one group job may use, set by profiles/slurm, and one timed
+# group job runs at a time.)
 if workflow.local_exec:
     LOCAL_MEMORY_MB = config["memory_mb"] or machine_memory_mb()
     if "mem_mb" not in workflow.global_resources:
@@ -252,7 +255,11 @@ def memory_need_mb(step, size_mb, what):
     fixed, factor = MEMORY[step]
     step = "/".join(step) if isinstance(step, tuple) else step
     need = int(math.ceil(fixed + factor * size_mb))
-    if LOCAL_MEMORY_MB is not None and need > LOCAL_MEMORY_MB:
+    # Checked where the job runs: a local run, or inside a cluster job (against its
+    # node). Not on the submitting side of a cluster run (this file is read before the
+    # executor is known; `workflow.local_exec` is right by the time jobs are sized):
+    # there SLURM grants memory per job on nodes larger than the login node.
+    if LOCAL_MEMORY_MB is not None and workflow.local_exec and need > LOCAL_MEMORY_MB:
         raise WorkflowError(
             f"{what} needs {need} MiB of memory for its {step} step ({size_mb:.0f} MiB as float32), "
             f"but this run may use {LOCAL_MEMORY_MB} MiB (memory_mb, or the machine's). Run it on a "
@@ -269,6 +276,40 @@ def memory(step):
         return memory_need_mb(key, matrix_mb(wildcards), f"matrix {wildcards.matrix}")
 
     return mem_mb
+
+
+# Run time (minutes) that a per-matrix job may take on a cluster, as (fixed, minutes
+# per GiB of the float32 matrix): the SLURM profile requests it (`runtime`, sbatch -t),
+# Snakemake sums it over the layers of a group job; a local run ignores it. SLURM
+# kills a job that overruns, so these err high: far above what bench/bench.py measures
+# (an encoding, or a whole timing job with its 25 calls per thread count, takes
+# seconds per 100 MiB). to_npy is sized by the text it parses (its .npy does not
+# exist yet).
+RUNTIME = {
+    "to_npy": (5, 20.0),  # per GiB of text
+    "reference": (5, 5.0),
+    "model": (5, 10.0),
+    "net_model": (5, 10.0),
+    "encode": (5, 15.0),
+    "time": (5, 30.0),
+}
+
+
+def runtime_min(step):
+    """A `runtime` resource function (minutes) for a per-matrix step."""
+    fixed, per_gib = RUNTIME[step]
+
+    def runtime(wildcards):
+        if step == "to_npy":
+            source = matrix_row(wildcards.dataset, wildcards.matrix)["path"]
+            size_mb = os.path.getsize(source) / MIB if os.path.exists(source) else 0.0
+        elif step == "net_model":
+            size_mb = layers_mb(wildcards)
+        else:
+            size_mb = matrix_mb(wildcards)
+        return int(math.ceil(fixed + per_gib * size_mb / 1024))
+
+    return runtime
 
 
 def timing_threads(wildcards):

@@ -28,6 +28,7 @@ rule to_npy:
         "benchmarks/{dataset}/to_npy/{matrix}.tsv"
     resources:
         mem_mb=lambda wildcards: memory_need_mb("to_npy", 0, f"matrix {wildcards.matrix}"),
+        runtime=runtime_min("to_npy"),
     conda:
         "../../envs/hamsham.yaml"
     shell:
@@ -51,6 +52,7 @@ rule reference:
         "benchmarks/{dataset}/reference/{matrix}.tsv"
     resources:
         mem_mb=memory("reference"),
+        runtime=runtime_min("reference"),
     conda:
         "../../envs/hamsham.yaml"
     shell:
@@ -76,6 +78,7 @@ rule model:
         "benchmarks/{dataset}/model/{matrix}.tsv"
     resources:
         mem_mb=memory("model"),
+        runtime=runtime_min("model"),
     conda:
         "../../envs/hamsham.yaml"
     shell:
@@ -99,6 +102,7 @@ rule encode:
         "benchmarks/{dataset}/encode/{matrix}/{format}.tsv"
     resources:
         mem_mb=memory("encode"),
+        runtime=runtime_min("encode"),
     conda:
         "../../envs/hamsham.yaml"
     shell:
@@ -127,6 +131,7 @@ rule time:
     threads: timing_threads
     resources:
         mem_mb=memory("time"),
+        runtime=runtime_min("time"),
         timing=1,
     conda:
         "../../envs/hamsham.yaml"
@@ -157,6 +162,7 @@ rule net_model:
         mem_mb=lambda wildcards: memory_need_mb(
             "net_model", layers_mb(wildcards), f"network {wildcards.net}"
         ),
+        runtime=runtime_min("net_model"),
     conda:
         "../../envs/hamsham.yaml"
     shell:
