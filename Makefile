@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 KERNEL := src/hamsham/_kernel.so
 CORES  ?= all
 
-.PHONY: install kernel test test-slurm run bench bench-scale sanitize test-sanitize clean
+.PHONY: install kernel test test-slurm bench-slurm run bench bench-scale sanitize test-sanitize clean
 
 install: $(VENV)/.installed kernel
 
@@ -30,6 +30,12 @@ test: install
 # cluster is stopped afterwards, also on failure or timeout (ci/slurm/test.sh).
 test-slurm: install
 	timeout -k 30 960 bash ci/slurm/test.sh $(PY) || { rc=$$?; bash ci/slurm/stop.sh; exit $$rc; }
+
+# The whole demo through profiles/slurm on the one-node cluster and locally (~1 h):
+# wall times and submissions of README "Cluster" (build/slurm-full/summary.json).
+bench-slurm: install
+	HAMSHAM_SLURM_TIMEOUT=9300 timeout -k 30 9400 bash ci/slurm/test.sh $(PY) --full --out build/slurm-full \
+	  || { rc=$$?; bash ci/slurm/stop.sh; exit $$rc; }
 
 # = snakemake --cores N from the repository root (profiles/default is picked up by itself).
 run: install
