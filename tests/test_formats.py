@@ -12,7 +12,7 @@ import hamsham
 from hamsham.formats import roundtrip_errors
 from hamsham.huffman import HuffmanCode
 from hamsham.io import load_matrix
-from hamsham.timing import paper_dot_time, paper_input, reference_product
+from hamsham.timing import paper_dot_time, paper_input, reference_from_blocks, reference_product
 from hamsham.values import ValueTable, as_matrix
 
 from helpers import DenseProduct, assert_product_close, fibonacci_matrix, quantized_matrix
@@ -143,6 +143,9 @@ def test_reference_product_in_blocks():
     full = X.astype(np.float64) @ W.astype(np.float64)
     for block_rows in (None, 1, 7, 999, 5000):
         assert np.allclose(reference_product(X, W, block_rows=block_rows), full, rtol=1e-13, atol=1e-12)
+    # the same sum from blocks read one by one (the pipeline's reference rule)
+    blocks = [(start, W[start:start + 7]) for start in range(0, len(W), 7)]
+    assert np.allclose(reference_from_blocks(X, blocks, W.shape[1]), full, rtol=1e-13, atol=1e-12)
     with pytest.raises(ValueError, match="does not match"):
         reference_product(X[:, :-1], W)
 
@@ -152,21 +155,22 @@ def test_paper_dot_time_errors():
     obj = hamsham.compress(W, "sham")
     X = paper_input(W.shape[0], 4)
     reference = reference_product(X, W)
-    by_reference = paper_dot_time(obj, reference, rows=4, repeats=2)
+    by_reference = paper_dot_time(obj, reference=reference, rows=4, repeats=2)
     by_matrix = paper_dot_time(obj, W=W, rows=4, repeats=2)
-    older_call = paper_dot_time(obj, W, None, 1, rows=4, repeats=2)  # paper_dot_time(obj, W, threads=...)
-    for result in (by_reference, by_matrix, older_call):
+    for result in (by_reference, by_matrix):
         assert result["seconds_per_row"] > 0 and result["seconds_per_row_std"] >= 0
         assert result["max_abs_err"] == by_reference["max_abs_err"] < 1e-3
         assert result["max_rel_err"] == by_reference["max_abs_err"] / np.abs(reference).max()
-    shifted = paper_dot_time(obj, reference + 1.0, rows=4, repeats=1)
+    shifted = paper_dot_time(obj, reference=reference + 1.0, rows=4, repeats=1)
     assert abs(shifted["max_abs_err"] - 1.0) < 1e-3
     zero = hamsham.compress(np.zeros((6, 3), np.float32), "ham")
     assert paper_dot_time(zero, W=np.zeros((6, 3)), repeats=1)["max_rel_err"] == 0.0
     with pytest.raises(ValueError, match="reference"):
         paper_dot_time(obj, repeats=1)
+    with pytest.raises(TypeError):  # W or the reference only by name: no guessing which
+        paper_dot_time(obj, W, rows=4, repeats=1)
     with pytest.raises(ValueError, match="shape"):
-        paper_dot_time(obj, reference[:, :-1], rows=4, repeats=1)
+        paper_dot_time(obj, reference=reference[:, :-1], rows=4, repeats=1)
 
 
 def imagenet_like(path, n=55_000, m=900, density=0.31, k=824):

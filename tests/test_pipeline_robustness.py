@@ -21,9 +21,12 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import tarfile
 import time
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from http_server import LoopbackServer, Route
@@ -387,3 +390,40 @@ def test_download_with_wrong_checksum_leaves_nothing(work, small_archive):
     assert not downloads.exists() or not list(downloads.iterdir())
     assert not (work / "resources" / "paper").exists()
     assert not (work / "results").exists()
+
+
+# ------------------------------------------------- reference and timing scripts
+
+
+def run_script(name, kernel, *args):
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "HAMSHAM_KERNEL_DIR": str(kernel.parent)}
+    return subprocess.run([sys.executable, str(ROOT / "workflow" / "scripts" / name), *map(str, args)],
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+
+
+def test_reference_and_timing_scripts(tmp_path, kernel_so):
+    """reference.py computes the float64 product from W's row blocks; time_product.py times
+    from it and stops, naming the file, when the reference does not fit the matrix."""
+    from hamsham.formats import compress, save
+    from hamsham.timing import paper_input, reference_product
+
+    W = np.random.default_rng(5).integers(-3, 4, (300, 40)).astype(np.float32)
+    np.save(tmp_path / "W.npy", W)
+    save(compress(W, "ham"), tmp_path / "W.npz")
+    ref = tmp_path / "ref.npy"
+    result = run_script("reference.py", kernel_so, "--npy", tmp_path / "W.npy", "--rows", 4, "--seed", 0,
+                        "--output", ref, "--mem-mb", 500)
+    assert result.returncode == 0, result.stdout
+    assert np.allclose(np.load(ref), reference_product(paper_input(300, 4, 0), W), rtol=1e-13)
+    timing = ["--encoded", tmp_path / "W.npz", "--matrix", "W", "--format", "HAM", "--threads", "1",
+              "--rows", 4, "--repeats", 2, "--mem-mb", 500, "--output", tmp_path / "t.csv"]
+    result = run_script("time_product.py", kernel_so, "--reference", ref, *timing)
+    assert result.returncode == 0, result.stdout
+    assert float(pd.read_csv(tmp_path / "t.csv")["max_rel_err"][0]) < 1e-6
+    np.save(tmp_path / "short.npy", np.load(ref)[:, :-1])
+    (tmp_path / "t.csv").unlink()
+    result = run_script("time_product.py", kernel_so, "--reference", tmp_path / "short.npy", *timing)
+    assert result.returncode == 1
+    assert f"ERROR: {tmp_path / 'short.npy'}: the reference product has shape (4, 39), expected (4, 40)" \
+        in result.stdout
+    assert not (tmp_path / "t.csv").exists()

@@ -10,18 +10,30 @@ def paper_input(n: int, rows: int = 8, seed: int = 0) -> np.ndarray:
     return np.random.RandomState(seed).rand(rows, n).astype(np.float32)
 
 
-def reference_product(X, W, block_rows=None) -> np.ndarray:
-    """X @ W in float64, over blocks of `block_rows` rows of W (default: blocks of about
-    64 MiB in float64), so that no float64 copy of the whole W is made."""
-    X, W = np.asarray(X), np.asarray(W)
+def row_blocks(W, block_rows=None):
+    """(start, W[start:start + b]) for consecutive blocks of `block_rows` rows of W
+    (default: blocks of about 64 MiB in float64)."""
     n, m = W.shape
-    if X.ndim != 2 or X.shape[1] != n:
-        raise ValueError(f"reference_product: X of shape {X.shape} does not match W of shape {W.shape}")
     step = max(1, int(block_rows) if block_rows else (64 << 20) // (8 * max(m, 1)))
-    exact = np.zeros((X.shape[0], m))
     for start in range(0, n, step):
-        stop = min(n, start + step)
-        exact += X[:, start:stop].astype(np.float64) @ W[start:stop].astype(np.float64)
+        yield start, W[start:start + step]
+
+
+def reference_product(X, W, block_rows=None) -> np.ndarray:
+    """X @ W in float64, over blocks of `block_rows` rows of W (see `row_blocks`), so that
+    no float64 copy of the whole W is made."""
+    X, W = np.asarray(X), np.asarray(W)
+    if X.ndim != 2 or X.shape[1] != W.shape[0]:
+        raise ValueError(f"reference_product: X of shape {X.shape} does not match W of shape {W.shape}")
+    return reference_from_blocks(X, row_blocks(W, block_rows), W.shape[1])
+
+
+def reference_from_blocks(X, blocks, m: int) -> np.ndarray:
+    """X @ W in float64 from W's row `blocks` ((start, rows) pairs covering W, m columns),
+    e.g. read one by one from a file."""
+    exact = np.zeros((X.shape[0], m))
+    for start, block in blocks:
+        exact += X[:, start:start + len(block)].astype(np.float64) @ block.astype(np.float64)
     return exact
 
 
@@ -34,12 +46,7 @@ def product_errors(Y, exact) -> dict:
     return {"max_abs_err": err, "max_rel_err": err / scale if scale > 0 else 0.0}
 
 
-def max_abs_error(Y, X, W) -> float:
-    """Largest |Y - X W| against the float64 product (computed in row blocks of W)."""
-    return product_errors(Y, reference_product(X, W))["max_abs_err"]
-
-
-def paper_dot_time(obj, reference=None, W=None, threads=None, rows: int = 8, seed: int = 0,
+def paper_dot_time(obj, *, reference=None, W=None, threads=None, rows: int = 8, seed: int = 0,
                    repeats: int = 25) -> dict:
     """Seconds per input row of `X @ obj` (mean and std over `repeats` calls, each / rows) and
     the product's `max_abs_err` and `max_rel_err` against the float64 product: `reference`
@@ -47,8 +54,6 @@ def paper_dot_time(obj, reference=None, W=None, threads=None, rows: int = 8, see
     not given, computed from `W`."""
     n, m = obj.shape
     X = paper_input(n, rows, seed)
-    if reference is not None and np.shape(reference) == (n, m) != (rows, m):
-        reference, W = None, reference  # the older call paper_dot_time(obj, W, ...)
     if reference is None:
         if W is None:
             raise ValueError("paper_dot_time needs the reference product or W")

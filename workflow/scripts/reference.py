@@ -23,15 +23,13 @@ def main(argv=None):
 
     import numpy as np
 
-    from hamsham.timing import paper_input
+    from hamsham.timing import paper_input, reference_from_blocks
 
     n, m = npy_shape(args.npy)
     require_memory(f"the reference product of {args.npy} ({n} x {m})", args.mem_mb, (n, m))
-    X = paper_input(n, args.rows, args.seed).astype(np.float64)
-    exact = np.zeros((args.rows, m), np.float64)
+    X = paper_input(n, args.rows, args.seed)
     with heartbeat(f"X @ W in float64, {args.rows} rows, W {n} x {m} in row blocks"):
-        for start, block in npy_row_blocks(args.npy):
-            exact += X[:, start:start + len(block)] @ block.astype(np.float64)
+        exact = reference_from_blocks(X, npy_row_blocks(args.npy), m)
     with atomic_path(args.output, suffix=".npy") as tmp:
         np.save(tmp, exact)
     log(f"{args.output}: {args.rows} x {m}, max |X W| {np.abs(exact).max() if exact.size else 0:.6g}")

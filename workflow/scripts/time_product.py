@@ -11,7 +11,7 @@ to the CSV with the seconds per row and the time window of the measurement.
 import argparse
 import time
 
-from _pipeline import heartbeat, log, log_matrix_size, require_memory, start_job, write_csv
+from _pipeline import fail, heartbeat, log, log_matrix_size, require_memory, start_job, write_csv
 
 COLUMNS = ["matrix", "format", "threads", "rows", "seconds_per_row", "seconds_per_row_std",
            "max_abs_err", "max_rel_err", "timed_from", "timed_to"]
@@ -42,7 +42,8 @@ def main(argv=None):
     log_matrix_size((n, m))
     what = f"{args.matrix} ({n} x {m}) as {args.format}"
     if reference.shape != (args.rows, m):
-        raise SystemExit(f"{args.reference}: shape {reference.shape}, expected {(args.rows, m)}")
+        fail(f"{args.reference}: the reference product has shape {reference.shape}, expected "
+             f"{(args.rows, m)} ({args.rows} rows of the timing input, {m} columns of {args.matrix})")
     rows = []
     for t in (int(t) for t in args.threads.split(",")):
         # The kernel takes `threads`; BLAS (dense, IM, CSC's SciPy) is held to it too.
