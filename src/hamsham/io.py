@@ -49,6 +49,7 @@ import scipy.io
 import scipy.sparse
 
 from hamsham.errors import InputError
+from hamsham.memory import available_bytes
 
 SUPPORTED = (".csv", ".txt", ".mtx", ".npy")
 TEXT = (".csv", ".txt")
@@ -139,14 +140,8 @@ def sniff_matrix_file(path) -> None:
 
 
 def available_memory(margin=MEMORY_MARGIN) -> int:
-    """Bytes a load may use: MemAvailable of /proc/meminfo (else physical memory) minus `margin`."""
-    try:
-        with open("/proc/meminfo") as f:
-            kib = next(int(line.split()[1]) for line in f if line.startswith("MemAvailable:"))
-        total = kib * 1024
-    except (OSError, StopIteration, ValueError):
-        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    return max(0, total - margin)
+    """Bytes a load may use: what is free now (`hamsham.memory.available_bytes`) minus `margin`."""
+    return max(0, available_bytes() - margin)
 
 
 def save_matrix_csv(W, path) -> Path:

@@ -87,6 +87,8 @@ FIGURES = TABLES
 # pipeline runs this checkout's hamsham whether or not it is installed.
 SCRIPTS = ROOT / "workflow" / "scripts"
 SRC = ROOT / "src"
+sys.path.insert(0, str(SRC))  # this checkout's hamsham, as in the scripts
+from hamsham import memory
 KERNEL = os.path.relpath(SRC / "hamsham" / "_kernel.so")
 KERNEL_SOURCES = sorted(
     os.path.relpath(p)
@@ -176,11 +178,6 @@ wildcard_constraints:
 MIB = 2**20
 
 
-def machine_memory_mb():
-    """This machine's physical memory in MiB."""
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // MIB
-
-
 # A local run never starts jobs whose declared memory adds up to more than the
 # machine has (or `memory_mb`; a --resources mem_mb=... given by the user wins),
 # and only one job holds the `timing` resource at a time. (This file is read before
@@ -188,7 +185,7 @@ def machine_memory_mb():
 # there `mem_mb` is what one group job may use, set by profiles/slurm, and one timed
 # group job runs at a time.)
 if workflow.local_exec:
-    LOCAL_MEMORY_MB = config["memory_mb"] or machine_memory_mb()
+    LOCAL_MEMORY_MB = config["memory_mb"] or memory.limit_bytes() // MIB
     if "mem_mb" not in workflow.global_resources:
         workflow.register_resource("mem_mb", LOCAL_MEMORY_MB)
     if "timing" not in workflow.global_resources:

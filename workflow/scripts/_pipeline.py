@@ -54,21 +54,12 @@ def peak_rss_mib():
     return float("nan")
 
 
-def memory_limit_mib():
-    """The memory this job may use: the machine's, or its cgroup's limit when lower."""
-    with open("/proc/meminfo") as handle:
-        total = next(int(line.split()[1]) for line in handle if line.startswith("MemTotal:")) / 1024
-    with contextlib.suppress(OSError, ValueError):
-        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-        if limit != "max":
-            total = min(total, int(limit) / MIB)
-    return total
-
-
 def require_memory(what, need_mib, shape=None):
     """Stop with a clear message, before loading anything big, when the machine
     cannot give this job the memory it declared; log the need and the matrix size."""
-    have = memory_limit_mib()
+    from hamsham.memory import limit_bytes
+
+    have = limit_bytes() / MIB
     if need_mib > have:
         fail(f"{what} needs {need_mib:.0f} MiB of memory, but this machine (or job) has "
              f"{have:.0f} MiB: run it on a larger machine or a cluster node")
