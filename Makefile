@@ -58,3 +58,15 @@ test-sanitize: sanitize
 
 clean:
 	rm -rf build $(KERNEL)
+
+# docs/rulegraph.{svg,png}: the demo's rule graph (`snakemake --rulegraph`) drawn by graphviz.
+# The rules after the `discover` checkpoint appear only once it has run, so the demo data and
+# their inventory are made first (results/demo/inventory.csv, about 30 s, no kernel needed).
+.PHONY: rulegraph
+rulegraph: $(VENV)/.installed
+	@command -v dot >/dev/null || { echo "make rulegraph: graphviz's 'dot' is not installed (Debian/Ubuntu: apt-get install graphviz)" >&2; exit 1; }
+	$(VENV)/bin/snakemake --cores 1 results/demo/inventory.csv
+	mkdir -p build
+	$(VENV)/bin/snakemake --rulegraph > build/rulegraph.dot
+	dot -Tsvg build/rulegraph.dot -o docs/rulegraph.svg
+	dot -Tpng -Gdpi=96 build/rulegraph.dot -o docs/rulegraph.png

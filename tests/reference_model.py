@@ -1,4 +1,4 @@
-"""A plain, independent transcription of MODEL.md (one matrix), to check `hamsham.model` against.
+"""A plain, independent transcription of docs/model.md (one matrix), to check `hamsham.model` against.
 
 Written for clarity, not speed: pure-Python two-queue Huffman, per-column loops for CSER.
 """
@@ -92,7 +92,7 @@ def _code_figures(values, counts):
 
 
 def figures(W):
-    """(space dict, energy dict) of MODEL.md for one float32 matrix W."""
+    """(space dict, energy dict) of docs/model.md for one float32 matrix W."""
     W = np.asarray(W, np.float32) + np.float32(0)
     n, m = W.shape
     nm = n * m

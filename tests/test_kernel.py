@@ -1,7 +1,7 @@
 """Tests of the compiled kernel (hamsham._kernel) at the raw API level.
 
 Encoding is done here with NumPy plus the kernel's huffman_lengths /
-canonical_codewords / pack, following the symbol order of MODEL.md
+canonical_codewords / pack, following the symbol order of docs/model.md
 (frequency descending, ties by ascending value). Products are checked against
 the float64 dense product with a float32 rounding tolerance.
 

@@ -1,4 +1,4 @@
-"""The paper's model: hand-derived values, properties, and an independent transcription of MODEL.md."""
+"""The paper's model: hand-derived values, properties, and an independent transcription of docs/model.md."""
 import math
 
 import numpy as np

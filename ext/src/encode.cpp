@@ -436,7 +436,7 @@ py::tuple cser_counts(const Matrix& W, const py::array_t<float, py::array::c_sty
     return py::make_tuple(c.listed[m], c.groups[m], background);
 }
 
-// The CSER arrays of W (MODEL.md; values in symbol order, values[0] the background):
+// The CSER arrays of W (docs/model.md#formats; values in symbol order, values[0] the background):
 // (col_index[listed], value_index[groups], value_ptr[groups + 1], row_ptr[m + 1]), with
 // col_index and value_index of the given dtypes and each pointer array uint32, or uint64
 // when its last entry needs it. Per column, the listed entries (symbol != 0) grouped by

@@ -155,7 +155,7 @@ class SHAM(_KernelBacked):
 
 
 class CSER(_KernelBacked):
-    """Compressed Shared Elements Row (Wiedemann et al.) on the columns of W; MODEL.md."""
+    """Compressed Shared Elements Row (Wiedemann et al.) on the columns of W; docs/model.md#formats."""
 
     format = "cser"
     _FIELDS = ("values", "col_index", "value_index", "value_ptr", "row_ptr")
@@ -169,7 +169,7 @@ class CSER(_KernelBacked):
 
 
 def cser_arrays(W, table: ValueTable) -> dict:
-    """CSER's arrays (MODEL.md) of the float32 matrix W whose value table is `table`."""
+    """CSER's arrays (docs/model.md#formats) of the float32 matrix W whose value table is `table`."""
     n = W.shape[0]
     arrays = kernel.cser_arrays(W, table.values, index_dtype(n), index_dtype(max(table.k, 1)))
     return {"values": table.values, **dict(zip(("col_index", "value_index", "value_ptr", "row_ptr"), arrays))}

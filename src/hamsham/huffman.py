@@ -1,4 +1,4 @@
-"""The canonical Huffman code of MODEL.md: lengths, codewords and the paper's decoding tables.
+"""The canonical Huffman code (docs/model.md#canonical-huffman-code): lengths, codewords, the paper's tables.
 
 Lengths come from the kernel's two-queue construction (ties take the leaf).
 With a single symbol (k = 1) the paper's model breaks (a 0-bit code, log2(0));
@@ -49,10 +49,10 @@ class HuffmanCode:
         return int(np.dot(self.lengths.astype(np.int64), self.table.counts))
 
     def space_bits(self) -> int:
-        """code_space(k, lmax, t) of MODEL.md; 0 for an empty code."""
+        """code_space(k, lmax, t) of docs/model.md#canonical-huffman-code; 0 for an empty code."""
         return code_space(self.k, self.lmax, self.t) if self.k else 0
 
-    # The paper's decoding tables (MODEL.md, "Canonical Huffman code", item 5).
+    # The paper's decoding tables (docs/model.md#canonical-huffman-code, item 4).
 
     @cached_property
     def first_symbol(self) -> np.ndarray:

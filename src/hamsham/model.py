@@ -1,16 +1,16 @@
-"""The study's space (bits per entry) and energy (pJ per entry) model, exactly as MODEL.md states it.
+"""The study's space (bits per entry) and energy (pJ per entry) model, exactly as docs/model.md states it.
 
 `paper_space(W)` / `paper_energy(W)` for one matrix; `network_space(layers)` /
 `network_energy(layers)` for the dense layers of one network, which share one
 HAM code and one sHAM code. A single matrix is a network of one layer, so both
-forms are one computation. Terms marked "(sic)" in MODEL.md are kept as printed.
+forms are one computation. Terms marked "(sic)" in docs/model.md#energy are kept as printed.
 
 Choices where the paper's model is silent or breaks (documented in README):
 * k = 1: the symbol gets a 1-bit code (see `hamsham.huffman`);
 * an empty sHAM code (all-zero matrix) takes no space and no energy of its own;
 * networks: CSC, IM, CSER and dense figures are each layer's own figure
   (IM with the layer's own k), averaged weighted by entries;
-* sHAM-ub is the per-matrix bound of MODEL.md with the code bound counted once
+* sHAM-ub is the per-matrix bound of docs/model.md#space with the code bound counted once
   per network ("sHAM-ub (per-matrix form)");
 * `rw` is defined for 8, 16 and 32-bit accesses only; a wider one (e.g. a
   matrix with 2**32 or more nonzeros) raises ValueError.

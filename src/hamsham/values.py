@@ -1,6 +1,6 @@
 """The distinct values of a matrix, in the study's symbol order, and each entry's symbol.
 
-Symbol order (MODEL.md): most frequent first, ties by ascending value. Negative
+Symbol order (docs/model.md#value-table-and-symbol-order): most frequent first, ties by ascending value. Negative
 zero counts as zero (its sign is not kept: -0.0 and 0.0 are one symbol).
 """
 from dataclasses import dataclass
