@@ -20,7 +20,7 @@ For every (matrix, format) it measures:
   dense and IM; SciPy CSC is single-threaded either way), matrix entries and
   nonzeros per second of product, and each time as a ratio to SciPy CSC and to
   NumPy dense at the same thread count;
-* decoding (to_dense) time at 1 and 2 threads, as matrix entries per second;
+* decoding (toarray) time at 1 and 2 threads, as matrix entries per second;
 * bits per entry stored, and the study's model figure.
 
 Timing: every (format, threads) pair is timed in each of `--rounds` rounds, the
@@ -189,7 +189,7 @@ def decode_fn(obj, threads):
     matrix = _kernel_matrix(obj)
     if matrix is not None:
         return lambda: matrix.decode(threads)
-    return obj.to_dense
+    return obj.toarray
 
 
 BLAS_FORMATS = ("im", "dense")  # their products run in BLAS (OpenBLAS: worker threads spin after a call)
