@@ -166,6 +166,14 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def _split(threads: int, work: int, most: int) -> int:
+    """How many threads to use: `threads` (0: all cores), at most `most`, and no more than
+    `work` pays for (in units of about a nanosecond, the kernel's min_work_per_thread
+    per thread: a pool thread costs some tens of microseconds to wake)."""
+    unit = max(1, kernel.min_work_per_thread())
+    return max(1, min(threads or _cores(), most, work // unit))
+
+
 def _run_parts(fn, parts: int) -> list:
     """[fn(0), ..., fn(parts - 1)], part 0 on the calling thread and the others on a thread
     pool (for NumPy and SciPy calls that release the GIL)."""
@@ -308,10 +316,11 @@ class CSC(EncodedMatrix):
         part = self._csc if (start, stop) == (0, self.shape[1]) else self._csc[:, start:stop]
         return np.ascontiguousarray(part.toarray(), np.float32)
 
-    def _parts(self, threads):
-        """[(j0, j1, data, indices, indptr)]: the columns split into about equal nonzeros."""
+    def _parts(self, threads, r):
+        """[(j0, j1, data, indices, indptr)]: the columns split into about equal nonzeros,
+        for a product with r vectors."""
         n, m = self.shape
-        parts = max(1, min(threads or _cores(), m))
+        parts = _split(threads, len(self._csc.data) * r, m)
         if parts not in self._splits:
             data, indices, indptr = self._csc.data, self._csc.indices, self._csc.indptr
             cuts = np.searchsorted(indptr, np.linspace(0, indptr[-1], parts + 1)[1:-1])
@@ -321,7 +330,7 @@ class CSC(EncodedMatrix):
         return self._splits[parts]
 
     def _product(self, X, threads):
-        parts, n = self._parts(threads), self.shape[0]
+        parts, n = self._parts(threads, X.shape[0]), self.shape[0]
         XT = np.ascontiguousarray(X.T)
         Y = np.empty((self.shape[1], X.shape[0]), np.float32)  # Y.T
 
@@ -333,7 +342,7 @@ class CSC(EncodedMatrix):
         return np.ascontiguousarray(Y.T)
 
     def _apply(self, X, threads):
-        parts, n = self._parts(threads), self.shape[0]
+        parts, n = self._parts(threads, X.shape[1]), self.shape[0]
 
         def part(t):
             j0, j1, data, indices, indptr = parts[t]
@@ -376,7 +385,7 @@ class IM(EncodedMatrix):
         """The dense matrix (indices were checked in __init__; `clip` spares checking them again)."""
         index, values = self._arrays["index"], self._arrays["values"]
         W = np.empty(self.shape, np.float32)
-        parts = max(1, min(threads or _cores(), self.shape[0] // 64))
+        parts = _split(threads, index.size, self.shape[0])
 
         def part(t):
             rows = slice(self.shape[0] * t // parts, self.shape[0] * (t + 1) // parts)
