@@ -17,7 +17,7 @@ For every (matrix, format) it measures:
   dense float32 matrix;
 * product time per input row (X: `--rows` rows, uniform [0, 1), seed 0) at 1
   and 2 threads (each format's `threads`: the kernel's threads for HAM, sHAM
-  and CSER; BLAS threads for dense; IM rebuilds on as many threads, then BLAS;
+  and CSER; BLAS threads for dense; IM rebuilds on one thread, then BLAS;
   CSC runs SciPy on its columns split over the threads), matrix entries and
   nonzeros per second of product, and each time as a ratio to SciPy CSC and to
   NumPy dense at the same thread count. The SciPy CSC baseline is the CSC format

@@ -16,8 +16,9 @@ HAM, sHAM and CSER multiply in the compiled kernel straight from their encoded
 arrays (float32 sums over at most 16384 terms, added up in float64); CSC uses
 SciPy, IM rebuilds the dense matrix from its index map (the study's protocol),
 dense uses BLAS. `threads` (None or 0: all cores) is honoured by every format:
-the kernel's threads, BLAS threads (IM, dense), a split of the columns over
-threads (CSC); see README.md, "How each format multiplies".
+the kernel's threads, BLAS threads (dense, and IM's product after its one-thread
+rebuild), a split of the columns over threads (CSC); see README.md, "How each
+format multiplies".
 `to_arrays()` / `from_arrays()` give the stored arrays and rebuild an object
 from them, validated (a corrupted structure raises ValueError, never crashes).
 """
@@ -355,8 +356,9 @@ class CSC(EncodedMatrix):
 class IM(EncodedMatrix):
     """Index map: a bitreq(k)-bit index per entry into the table of the k distinct values.
 
-    Products rebuild the dense matrix from the index map (the study's protocol), with
-    NumPy's `take` over blocks of rows on `threads` threads, then multiply in BLAS."""
+    Products rebuild the dense matrix from the index map (the study's protocol) with
+    NumPy's `take`, then multiply in BLAS on `threads` threads. The rebuild stays on one
+    thread: a second one competes with OpenBLAS's workers, which spin after each call."""
 
     format = "im"
 
@@ -381,26 +383,18 @@ class IM(EncodedMatrix):
     def _columns(self, start, stop):
         return self._arrays["values"][self._arrays["index"][:, start:stop]]
 
-    def _rebuild(self, threads):
-        """The dense matrix (indices were checked in __init__; `clip` spares checking them again)."""
-        index, values = self._arrays["index"], self._arrays["values"]
-        W = np.empty(self.shape, np.float32)
-        parts = _split(threads, index.size, self.shape[0])
-
-        def part(t):
-            rows = slice(self.shape[0] * t // parts, self.shape[0] * (t + 1) // parts)
-            values.take(index[rows], mode="clip", out=W[rows])
-
-        _run_parts(part, parts)
-        return W
+    def _rebuild(self):
+        """The dense matrix (indices were checked in __init__; `clip` spares checking them
+        again and is faster than `values[index]`)."""
+        return self._arrays["values"].take(self._arrays["index"], mode="clip")
 
     def _product(self, X, threads):
-        W = self._rebuild(threads)
+        W = self._rebuild()
         with _blas_threads(threads):
             return X @ W
 
     def _apply(self, X, threads):
-        W = self._rebuild(threads)
+        W = self._rebuild()
         with _blas_threads(threads):
             return W @ X
 
