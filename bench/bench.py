@@ -16,11 +16,14 @@ For every (matrix, format) it measures:
   with the peak reset through /proc/self/clear_refs), as a multiple of the
   dense float32 matrix;
 * product time per input row (X: `--rows` rows, uniform [0, 1), seed 0) at 1
-  and 2 threads (the kernel's threads for HAM, sHAM and CSER; BLAS threads for
-  dense and IM; SciPy CSC is single-threaded either way), matrix entries and
+  and 2 threads (each format's `threads`: the kernel's threads for HAM, sHAM
+  and CSER; BLAS threads for dense; IM rebuilds on one thread, then BLAS;
+  CSC runs SciPy on its columns split over the threads), matrix entries and
   nonzeros per second of product, and each time as a ratio to SciPy CSC and to
-  NumPy dense at the same thread count;
-* decoding (to_dense) time at 1 and 2 threads, as matrix entries per second;
+  NumPy dense at the same thread count. The SciPy CSC baseline is the CSC format
+  itself (`left_matmul`: SciPy's CSR product on W's transpose, see README.md,
+  "How each format multiplies");
+* decoding (toarray) time at 1 and 2 threads, as matrix entries per second;
 * bits per entry stored, and the study's model figure.
 
 Timing: every (format, threads) pair is timed in each of `--rounds` rounds, the
@@ -189,7 +192,7 @@ def decode_fn(obj, threads):
     matrix = _kernel_matrix(obj)
     if matrix is not None:
         return lambda: matrix.decode(threads)
-    return obj.to_dense
+    return obj.toarray
 
 
 BLAS_FORMATS = ("im", "dense")  # their products run in BLAS (OpenBLAS: worker threads spin after a call)

@@ -6,12 +6,14 @@ U32 = 2.0**-24  # unit roundoff of float32
 
 class DenseProduct:
     """X @ W in float64 and the worst-case float32 summation bound (n + 2) u (|X| @ |W|),
-    computed once, to check any number of products against."""
+    computed once, to check any number of products against. `background`: CSER's value
+    O[0], when nonzero, is multiplied by the sum of the X entries it covers, found as all
+    of X's sum minus the listed ones: the bound gets (n + 2) u |O[0]| sum |X| more."""
 
-    def __init__(self, X, W):
+    def __init__(self, X, W, background=0.0):
         X64, W64 = np.asarray(X, np.float64), np.asarray(W, np.float64)
         self.exact = X64 @ W64
-        self.bound = (W.shape[0] + 2) * U32 * (np.abs(X64) @ np.abs(W64)) + 1e-30
+        self.bound = (W.shape[0] + 2) * U32 * (np.abs(X64) @ (np.abs(W64) + abs(float(background)))) + 1e-30
 
     def check(self, Y):
         assert Y.shape == self.exact.shape, (Y.shape, self.exact.shape)
@@ -21,9 +23,9 @@ class DenseProduct:
                                      f"{np.unravel_index(excess.argmax(), excess.shape)}")
 
 
-def assert_product_close(Y, X, W):
+def assert_product_close(Y, X, W, background=0.0):
     """Y must equal X @ W (float64) within the float32 bound, for any order of summation."""
-    DenseProduct(X, W).check(Y)
+    DenseProduct(X, W, background).check(Y)
 
 
 def quantized_matrix(rng, n, m, density, k, skew=1.3, negative_zero=False):

@@ -42,7 +42,7 @@ MATRICES = dict(_matrices())
 def test_round_trip_is_exact(name, fmt):
     W = MATRICES[name]
     obj = hamsham.compress(W, fmt)
-    D = obj.to_dense()
+    D = obj.toarray()
     assert obj.shape == W.shape and D.dtype == np.float32 and D.shape == W.shape
     assert np.array_equal(D, W), "decoded matrix differs"
     assert not np.signbit(D[D == 0]).any(), "zeros are stored as +0.0"
@@ -64,6 +64,45 @@ def test_products_match_the_dense_product(name, fmt):
     y = x @ obj
     assert y.shape == (W.shape[1],)
     assert_product_close(y[None, :], x[None, :], W)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name", MATRICES)
+def test_right_products_match_the_dense_product(name, fmt):
+    """W @ X (PyTorch's Linear orientation), against the float64 product W @ X."""
+    W = MATRICES[name]
+    obj = hamsham.compress(W, fmt)
+    bg = obj.to_arrays()["values"][0] if fmt == "cser" and W.size else 0.0
+    rng = np.random.default_rng(5)
+    for r in (1, 3, 8, 17, 40):
+        X = rng.standard_normal((W.shape[1], r)).astype(np.float32)
+        assert_product_close((obj @ X).T, X.T, W.T, bg)
+        for threads in (None, 0, 1, 2, 3, 7):
+            assert_product_close(obj.matmul(X, threads=threads).T, X.T, W.T, bg)
+    x = rng.standard_normal(W.shape[1]).astype(np.float32)
+    y = obj @ x
+    assert y.shape == (W.shape[0],)
+    assert_product_close(y[None, :], x[None, :], W.T, bg)
+    assert (obj @ np.ones((W.shape[1], 0), np.float32)).shape == (W.shape[0], 0)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name", MATRICES)
+def test_scipy_attributes(name, fmt):
+    W = MATRICES[name]
+    obj = hamsham.compress(W, fmt)
+    assert obj.nnz == np.count_nonzero(W) and isinstance(obj.nnz, int)
+    assert obj.dtype == np.float32 and obj.format == fmt
+    assert np.array_equal(obj.toarray(), W) and np.array_equal(obj.to_dense(), W)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_nnz_of_all_zero_constant_and_full_matrices(fmt):
+    for W in (np.zeros((30, 7), np.float32), np.full((30, 7), -2.5, np.float32),
+              np.arange(1, 211, dtype=np.float32).reshape(30, 7)):
+        W = W.copy()
+        W[:, 3] = 0  # an all-zero column
+        assert hamsham.compress(W, fmt).nnz == np.count_nonzero(W)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -133,6 +172,20 @@ def test_long_columns_are_as_accurate_as_blas():
             err = np.abs(obj.left_matmul(X, threads=threads) - exact).max()
             assert err <= 2 * dense, (fmt, threads, err, dense)
         err = np.abs(obj.left_matmul(X[0]) - exact[0]).max()
+        assert err <= 2 * dense, (fmt, "vector", err, dense)
+
+
+def test_long_rows_are_as_accurate_as_blas():
+    W = np.ascontiguousarray(tall_matrix(n=400_000).T)  # 4 rows of 400000 columns: W @ X sums 400000 terms
+    X = paper_input(W.shape[1]).T.copy()
+    exact = reference_product(X.T, W.T).T
+    dense = np.abs(W @ X - exact).max()
+    for fmt in ("ham", "sham", "cser"):
+        obj = hamsham.compress(W, fmt)
+        for threads in (1, 2):
+            err = np.abs(obj.matmul(X, threads=threads) - exact).max()
+            assert err <= 2 * dense, (fmt, threads, err, dense)
+        err = np.abs(obj @ X[:, 0] - exact[:, 0]).max()
         assert err <= 2 * dense, (fmt, "vector", err, dense)
 
 
@@ -208,7 +261,7 @@ def test_columns_start_at_bit_31():
     obj = hamsham.compress(W, "ham")
     offsets = obj.to_arrays()["bit_offsets"]
     assert (offsets[:-1] % 32 == 31).any()
-    assert np.array_equal(obj.to_dense(), W)
+    assert np.array_equal(obj.toarray(), W)
     X = np.random.default_rng(1).random((8, 31), dtype=np.float32)
     for threads in (1, 2, 3):
         assert_product_close(obj.left_matmul(X, threads=threads), X, W)
@@ -222,7 +275,7 @@ def test_codes_longer_than_32_bits():
     for M in (W, tall, W.reshape(-1, 1)):
         for fmt in ("ham", "sham"):
             obj = hamsham.compress(M, fmt)
-            assert np.array_equal(obj.to_dense(), M)
+            assert np.array_equal(obj.toarray(), M)
             X = np.random.default_rng(0).random((2, M.shape[0]), dtype=np.float32)
             assert_product_close(obj.left_matmul(X, threads=2), X, M)
 
@@ -232,16 +285,19 @@ def test_codes_longer_than_32_bits():
 def test_empty_matrices(fmt, shape):
     W = np.zeros(shape, np.float32)
     obj = hamsham.compress(W, fmt)
-    assert obj.to_dense().shape == shape
+    assert obj.toarray().shape == shape
     X = np.ones((3, shape[0]), np.float32)
     assert np.array_equal(X @ obj, np.zeros((3, shape[1]), np.float32))
+    for threads in (None, 1, 2):
+        Y = obj.matmul(np.ones((shape[1], 3), np.float32), threads=threads)
+        assert Y.dtype == np.float32 and np.array_equal(Y, np.zeros((shape[0], 3), np.float32))
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_input_conversion_and_errors(fmt):
     W = MATRICES["64x48-d0.1-k32"]
     obj = hamsham.compress(W.astype(np.float64), fmt)  # float64 input is cast to float32
-    assert np.array_equal(obj.to_dense(), W)
+    assert np.array_equal(obj.toarray(), W)
     X = np.random.default_rng(0).random((5, 128))[:, ::2]  # float64, non-contiguous, (5, 64)
     assert_product_close(X @ obj, X.astype(np.float32), W)
     with pytest.raises(ValueError, match="shape mismatch"):
@@ -250,6 +306,30 @@ def test_input_conversion_and_errors(fmt):
         obj.left_matmul(np.ones((2, 2, 64), np.float32))
     with pytest.raises(ValueError, match="threads"):
         obj.left_matmul(np.ones((2, 64), np.float32), threads=-1)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_right_product_input_conversion_and_errors(fmt):
+    W = MATRICES["64x48-d0.1-k32"]
+    obj = hamsham.compress(W, fmt)
+    rng = np.random.default_rng(0)
+    X = rng.random((96, 5))[::2]  # float64, non-contiguous, (48, 5)
+    assert_product_close((obj @ X).T, X.T.astype(np.float32), W.T)
+    X = rng.integers(-3, 4, (48, 4))  # integers
+    assert_product_close(obj.matmul(X, threads=2).T, X.T.astype(np.float32), W.T)
+    assert_product_close((obj @ np.asfortranarray(X)).T, X.T.astype(np.float32), W.T)
+    with pytest.raises(ValueError, match=r"\(64, 48\).*\(47, 5\)"):  # names both shapes
+        obj @ np.ones((47, 5), np.float32)
+    with pytest.raises(ValueError, match=r"\(2, 63\).*\(64, 48\)"):
+        np.ones((2, 63), np.float32) @ obj
+    with pytest.raises(ValueError, match="vector or a matrix"):
+        obj @ np.ones((48, 2, 2), np.float32)
+    with pytest.raises(ValueError, match="threads"):
+        obj.matmul(np.ones(48, np.float32), threads=-1)
+    with pytest.raises(TypeError, match="threads"):
+        obj.matmul(np.ones(48, np.float32), threads=1.5)
+    with pytest.raises(TypeError, match="real"):
+        obj @ np.ones(48, np.complex64)
 
 
 @pytest.mark.parametrize("bad", [np.float32([[1, np.nan]]), np.float32([[np.inf, 0]]), np.float64([[1e39]])])
@@ -290,7 +370,7 @@ def test_save_and_load(fmt, tmp_path):
     hamsham.save(obj, tmp_path / "w.npz")
     back = hamsham.load(tmp_path / "w.npz")
     assert type(back) is type(obj) and back.nbits == obj.nbits
-    assert np.array_equal(back.to_dense(), W)
+    assert np.array_equal(back.toarray(), W)
 
 
 STRUCTURAL_CORRUPTIONS = {
@@ -333,7 +413,7 @@ def test_corrupted_bitstreams_fail_cleanly(fmt):
         obj = hamsham.from_arrays(fmt, arrays, W.shape)
         try:
             assert obj.columns(10, 30).shape == (W.shape[0], 20)
-            assert obj.to_dense().shape == W.shape
+            assert obj.toarray().shape == W.shape
             assert (np.ones((2, W.shape[0]), np.float32) @ obj).shape == (2, W.shape[1])
         except ValueError as err:
             assert "corrupt" in str(err)
@@ -348,7 +428,7 @@ def test_k1_stream_with_a_one_bit_is_rejected():
     arrays["words"] = arrays["words"].copy()
     arrays["words"][0] = np.uint32(1 << 31)
     with pytest.raises(ValueError, match="corrupt"):
-        hamsham.from_arrays("ham", arrays, W.shape).to_dense()
+        hamsham.from_arrays("ham", arrays, W.shape).toarray()
 
 
 def test_real_subset_round_trip_and_products(subset_entries):
@@ -359,5 +439,5 @@ def test_real_subset_round_trip_and_products(subset_entries):
         reference = DenseProduct(X, W)
         for fmt in FORMATS:
             obj = hamsham.compress(W, fmt)
-            assert np.array_equal(obj.to_dense(), W), (entry.name, fmt)
+            assert np.array_equal(obj.toarray(), W), (entry.name, fmt)
             reference.check(obj.left_matmul(X, threads=2))

@@ -104,11 +104,18 @@ def random_matrix(rng, n, m, k, density=0.5, skew=1.2):
 
 
 def check_product(M, W, rng, r, threads):
+    """Both products, X @ W (matmul) and W @ X (apply), against the float64 ones."""
     X = rng.standard_normal((r, W.shape[0])).astype(np.float32)
     Y = M.matmul(X, threads)
     assert Y.dtype == np.float32 and Y.shape == (r, W.shape[1])
     ref = X.astype(np.float64) @ W.astype(np.float64)
     tol = 1e-5 * (np.abs(X).astype(np.float64) @ np.abs(W).astype(np.float64)) + 1e-6
+    assert np.all(np.abs(Y - ref) <= tol), np.max(np.abs(Y - ref) - tol)
+    X = rng.standard_normal((W.shape[1], r)).astype(np.float32)
+    Y = M.apply(X, threads)
+    assert Y.dtype == np.float32 and Y.shape == (W.shape[0], r)
+    ref = W.astype(np.float64) @ X.astype(np.float64)
+    tol = 1e-5 * (np.abs(W).astype(np.float64) @ np.abs(X).astype(np.float64)) + 1e-6
     assert np.all(np.abs(Y - ref) <= tol), np.max(np.abs(Y - ref) - tol)
 
 
@@ -366,6 +373,22 @@ def test_long_columns_sum_in_blocks():
         for r in (1, 8, 17):
             err = np.abs(M.matmul(np.ascontiguousarray(X[:r]), 2) - exact[:r]).max()
             assert err <= 1e-6 * np.abs(exact).max(), (M, r, err)
+
+
+def test_long_rows_sum_in_blocks():
+    # W @ X over many columns: float32 sums over at most 16384 columns, folded into float64
+    # (one thread's columns and two threads' partial outputs alike).
+    rng = np.random.default_rng(27)
+    m = 300_000
+    W = np.where(rng.random((3, m)) < 0.4, rng.integers(1, 200, (3, m)), 0).astype(np.float32)
+    W[2][W[2] == 0] = 3  # nonzero background for CSER in row 2
+    X = rng.random((m, 17), dtype=np.float32)
+    exact = W.astype(np.float64) @ X.astype(np.float64)
+    for M in (encode_ham(W)[0], encode_sham(W)[0], encode_cser(W)[0]):
+        for r in (1, 8, 17):
+            for threads in (1, 2):
+                err = np.abs(M.apply(np.ascontiguousarray(X[:, :r]), threads) - exact[:, :r]).max()
+                assert err <= 1e-6 * np.abs(exact).max(), (M, r, threads, err)
 
 
 def test_ham_thousands_of_symbols_skewed():
@@ -770,6 +793,16 @@ def test_matmul_rejects_bad_x():
             M.matmul(np.ones(20, np.float32), 1)
         assert M.matmul(np.ones((2, 20), np.float32), 0).shape == (2, 6)     # 0: all hardware threads
         assert M.matmul(np.ones((2, 20), np.float32), -1).shape == (2, 6)
+        with pytest.raises(ValueError, match="float32"):
+            M.apply(np.ones((6, 2), np.float64), 1)
+        with pytest.raises(ValueError, match="has 5 rows but the matrix has 6 columns"):
+            M.apply(np.ones((5, 2), np.float32), 1)
+        with pytest.raises(ValueError, match="C-contiguous"):
+            M.apply(np.ones((2, 6), np.float32).T, 1)
+        with pytest.raises(ValueError, match="2-D"):
+            M.apply(np.ones(6, np.float32), 1)
+        assert M.apply(np.ones((6, 2), np.float32), 0).shape == (20, 2)
+        assert M.apply(np.ones((6, 0), np.float32), 2).shape == (20, 0)
 
 
 # --- encoder primitives: CSC and CSER arrays, column listings --------------------------
@@ -961,7 +994,8 @@ def test_changed_arrays_never_read_out_of_bounds():
             big = np.iinfo(a.dtype).max
             a[rng.integers(0, a.size, 1 + trial % 5)] = big if trial % 2 else rng.integers(0, big, dtype=a.dtype)
         for M in (S, C):
-            for call in (lambda: M.decode(1 + trial % 3), lambda: M.matmul(X, 1 + trial % 2)):
+            for call in (lambda: M.decode(1 + trial % 3), lambda: M.matmul(X, 1 + trial % 2),
+                         lambda: M.apply(X[:, :13].T.copy(), 1 + trial % 2)):
                 try:
                     call()
                 except ValueError as err:
@@ -990,14 +1024,17 @@ def test_concurrent_python_threads():
     W = random_matrix(rng, 300, 80, 40, density=0.3)
     mats = [encode_ham(W)[0], encode_sham(W)[0], encode_cser(W)[0]]
     X = rng.standard_normal((8, 300)).astype(np.float32)
+    XR = rng.standard_normal((80, 8)).astype(np.float32)
     expect = [M.matmul(X, 1) for M in mats]
+    expect_apply = {t: [M.apply(XR, t) for M in mats] for t in (1, 2)}  # the sums' order depends on the threads
     errors = []
 
     def work(i):
         try:
             for _ in range(20):
-                for M, e in zip(mats, expect):
+                for M, e, er in zip(mats, expect, expect_apply[1 + i % 2]):
                     assert np.array_equal(M.matmul(X, 1 + i % 2), e)
+                    assert np.array_equal(M.apply(XR, 1 + i % 2), er)
         except Exception as err:  # pragma: no cover - reported below
             errors.append(err)
 

@@ -132,6 +132,35 @@ void HamMatrix::matmul(const float* X, size_t r, float* Y, long threads) const {
     });
 }
 
+// Writes row i of Y (n x r) from its float64 sums.
+struct EmitRows {
+    float* Y;
+    size_t r;
+    void operator()(uint64_t i, const double* sums) const {
+        for (size_t c = 0; c < r; ++c) Y[i * r + c] = static_cast<float>(sums[c]);
+    }
+};
+
+void HamMatrix::apply(const float* X, size_t r, float* Y, long threads) const {
+    if (r == 0 || n_ == 0) return;
+    const size_t m = n_cols(), stride = padded_width(r);
+    const size_t parts = resolve_threads(threads, m, (cost_.back() - cost_.front()) * r);
+    const std::unique_ptr<float[]> xp = pad_rows(X, m, r, stride);
+    with_acc(stride, [&](auto tag) {
+        using Acc = typename decltype(tag)::type;
+        scatter_product(
+            n_, balanced_ranges(cost_, parts), stride,
+            [&](size_t j0, size_t j1, float* out) {
+                scatter_tiles<Acc>(
+                    j0, j1, n_, xp.get(), stride, out, [&](size_t j) { return Cursor{offsets_[j], 0}; },
+                    [&](Cursor& c, size_t j, uint64_t stop, uint64_t dummy, const auto& sink, auto& s0, auto& s1) {
+                        ham_advance(*code_, zero_runs_, words_.data, offsets_, c, j, stop, dummy, n_, sink, s0, s1);
+                    });
+            },
+            EmitRows{Y, r});
+    });
+}
+
 void HamMatrix::decode(float* out, size_t j0, size_t j1, long threads) const {
     const size_t parts = resolve_threads(threads, j1 - j0, cost_[j1] - cost_[j0]);
     const std::vector<size_t> bounds = decode_ranges(cost_, parts, j0, j1);
@@ -237,6 +266,30 @@ void ShamMatrix::matmul(const float* X, size_t r, float* Y, long threads) const 
                                             s0, s1);
                     });
             });
+        });
+    });
+}
+
+void ShamMatrix::apply(const float* X, size_t r, float* Y, long threads) const {
+    if (r == 0 || n_ == 0) return;
+    const size_t m = n_cols(), stride = padded_width(r);
+    const size_t parts = resolve_threads(threads, m, (cost_.back() - cost_.front()) * r);
+    const std::unique_ptr<float[]> xp = pad_rows(X, m, r, stride);
+    rows_.visit([&](const auto* ri) {
+        with_acc(stride, [&](auto tag) {
+            using Acc = typename decltype(tag)::type;
+            scatter_product(
+                n_, balanced_ranges(cost_, parts), stride,
+                [&](size_t j0, size_t j1, float* out) {
+                    scatter_tiles<Acc>(
+                        j0, j1, n_, xp.get(), stride, out,
+                        [&](size_t j) { return Cursor{offsets_[j], static_cast<uint64_t>(col_ptr_[j])}; },
+                        [&](Cursor& c, size_t j, uint64_t stop, uint64_t dummy, const auto& sink, auto& s0, auto& s1) {
+                            sham_advance_to_row(*code_, words_.data, offsets_, col_ptr_, ri, n_, c, j, stop, dummy,
+                                                sink, s0, s1);
+                        });
+                },
+                EmitRows{Y, r});
         });
     });
 }
@@ -411,6 +464,47 @@ void CserMatrix::matmul(const float* X, size_t r, float* Y, long threads) const 
                         Y[c * m + j] = static_cast<float>(acc64[c] + (bg ? (total[c] - listed64[c]) * background_ : 0.0));
                 }
             });
+        });
+    });
+}
+
+void CserMatrix::apply(const float* X, size_t r, float* Y, long threads) const {
+    if (r == 0 || n_ == 0) return;
+    const size_t m = n_cols(), stride = padded_width(r);
+    const size_t parts = resolve_threads(threads, m, (cost_.back() - cost_.front()) * r);
+    const std::unique_ptr<float[]> xp = pad_rows(X, m, r, stride);
+    // Per output row: the sum over its listed entries and, with a nonzero background, the
+    // sum of the rows of X listed for it (the others hold the background: as in matmul).
+    const bool bg = background_ != 0.f;
+    const size_t width = bg ? 2 * stride : stride;
+    std::vector<double> xsum(r, 0.0);  // the sum of all rows of X
+    if (bg)
+        for (size_t j = 0; j < m; ++j)
+            for (size_t c = 0; c < r; ++c) xsum[c] += X[j * r + c];
+    const uint64_t n_ci = col_index_.size(), n = n_;
+    col_index_.visit([&](const auto* ci) {
+        with_acc(stride, [&](auto tag) {
+            using Acc = typename decltype(tag)::type;
+            scatter_product(
+                n_, balanced_ranges(cost_, parts), width,
+                [&](size_t j0, size_t j1, float* out) {
+                    for (size_t j = j0; j < j1; ++j) {
+                        const auto x = Acc::load_state(xp.get() + j * stride, stride);
+                        for (uint64_t p = row_ptr_[j]; p < row_ptr_[j + 1]; ++p) {
+                            const CserGroup g = cser_group(value_ptr_, value_index_, values_, n_ci, p);
+                            for (uint64_t q = g.q0; q < g.q1; ++q) {
+                                float* y = out + std::min<uint64_t>(ci[q], n) * width;  // row n: the dummy
+                                Acc::scatter(x, y, g.value);
+                                if (bg) Acc::scatter(x, y + stride, 1.f);
+                            }
+                        }
+                    }
+                },
+                [&](uint64_t i, const double* sums) {
+                    for (size_t c = 0; c < r; ++c)
+                        Y[i * r + c] =
+                            static_cast<float>(sums[c] + (bg ? (xsum[c] - sums[stride + c]) * background_ : 0.0));
+                });
         });
     });
 }

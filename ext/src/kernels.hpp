@@ -73,6 +73,8 @@ public:
     const std::vector<uint64_t>& bit_offsets() const { return offsets_; }
     // Y (r x m, C order) = X (r x n, C order) @ W.
     void matmul(const float* X, size_t r, float* Y, long threads) const;
+    // Y (n x r, C order) = W @ X (m x r, C order).
+    void apply(const float* X, size_t r, float* Y, long threads) const;
     // out (n x (j1 - j0), C order) = W[:, j0:j1], for 0 <= j0 <= j1 <= m.
     void decode(float* out, size_t j0, size_t j1, long threads) const;
 
@@ -97,6 +99,7 @@ public:
     const std::shared_ptr<const Code>& code() const { return code_; }
     const std::vector<uint64_t>& bit_offsets() const { return offsets_; }
     void matmul(const float* X, size_t r, float* Y, long threads) const;
+    void apply(const float* X, size_t r, float* Y, long threads) const;
     void decode(float* out, size_t j0, size_t j1, long threads) const;
 
 private:
@@ -120,6 +123,7 @@ public:
     uint64_t n_rows() const { return n_; }
     size_t n_cols() const { return row_ptr_.size() - 1; }
     void matmul(const float* X, size_t r, float* Y, long threads) const;
+    void apply(const float* X, size_t r, float* Y, long threads) const;
     void decode(float* out, size_t j0, size_t j1, long threads) const;
 
 private:

@@ -171,6 +171,26 @@ py::array_t<float> matmul(const M& self, const py::array& X, long threads, const
     return Y;
 }
 
+// Y = W @ X (X: m x r) for any of the matrix classes.
+template <class M>
+py::array_t<float> apply(const M& self, const py::array& X, long threads, const char* cls) {
+    const std::string where = std::string(cls) + ".apply";
+    if (!has_dtype<float>(X) || X.ndim() != 2) bad(where, "X must be a 2-D float32 array, got " + describe(X));
+    if (!(X.flags() & py::array::c_style)) bad(where, "X must be C-contiguous (use np.ascontiguousarray)");
+    if (static_cast<uint64_t>(X.shape(0)) != self.n_cols())
+        bad(where, "X has " + std::to_string(X.shape(0)) + " rows but the matrix has " +
+                       std::to_string(self.n_cols()) + " columns");
+    const size_t r = static_cast<size_t>(X.shape(1));
+    py::array_t<float> Y({static_cast<py::ssize_t>(self.n_rows()), static_cast<py::ssize_t>(r)});
+    const float* x = static_cast<const float*>(X.data());
+    float* y = Y.mutable_data();
+    {
+        py::gil_scoped_release release;
+        self.apply(x, r, y, threads);
+    }
+    return Y;
+}
+
 // W[:, start:stop] as float32 (n, stop - start), C order, for 0 <= start <= stop <= m.
 template <class M>
 py::array_t<float> decode(const M& self, int64_t start, int64_t stop, long threads, const char* cls) {
@@ -306,6 +326,8 @@ PYBIND11_MODULE(_kernel, m) {
              py::arg("code"), py::arg("words"), py::arg("bit_offsets"), py::arg("n_rows"))
         .def("matmul", [](const HamMatrix& s, const py::array& X, long t) { return matmul(s, X, t, "HamMatrix"); },
              py::arg("X"), py::arg("threads") = 0, "Y = X @ W for X float32 (r, n), C order; threads <= 0: all.")
+        .def("apply", [](const HamMatrix& s, const py::array& X, long t) { return apply(s, X, t, "HamMatrix"); },
+             py::arg("X"), py::arg("threads") = 0, "Y = W @ X for X float32 (m, r), C order; threads <= 0: all.")
         .def("column_bits", [](const HamMatrix& s) { return to_numpy(column_bits(s.bit_offsets())); })
         .def_property_readonly("n_rows", &HamMatrix::n_rows)
         .def_property_readonly("n_cols", &HamMatrix::n_cols)
@@ -333,6 +355,8 @@ PYBIND11_MODULE(_kernel, m) {
              py::arg("n_rows"))
         .def("matmul", [](const ShamMatrix& s, const py::array& X, long t) { return matmul(s, X, t, "ShamMatrix"); },
              py::arg("X"), py::arg("threads") = 0, "Y = X @ W for X float32 (r, n), C order; threads <= 0: all.")
+        .def("apply", [](const ShamMatrix& s, const py::array& X, long t) { return apply(s, X, t, "ShamMatrix"); },
+             py::arg("X"), py::arg("threads") = 0, "Y = W @ X for X float32 (m, r), C order; threads <= 0: all.")
         .def("column_bits", [](const ShamMatrix& s) { return to_numpy(column_bits(s.bit_offsets())); })
         .def_property_readonly("n_rows", &ShamMatrix::n_rows)
         .def_property_readonly("n_cols", &ShamMatrix::n_cols)
@@ -361,6 +385,8 @@ PYBIND11_MODULE(_kernel, m) {
              py::arg("n_rows"))
         .def("matmul", [](const CserMatrix& s, const py::array& X, long t) { return matmul(s, X, t, "CserMatrix"); },
              py::arg("X"), py::arg("threads") = 0, "Y = X @ W for X float32 (r, n), C order; threads <= 0: all.")
+        .def("apply", [](const CserMatrix& s, const py::array& X, long t) { return apply(s, X, t, "CserMatrix"); },
+             py::arg("X"), py::arg("threads") = 0, "Y = W @ X for X float32 (m, r), C order; threads <= 0: all.")
         .def_property_readonly("n_rows", &CserMatrix::n_rows)
         .def_property_readonly("n_cols", &CserMatrix::n_cols)
         .def_property_readonly("shape", [](const CserMatrix& s) { return py::make_tuple(s.n_rows(), s.n_cols()); });

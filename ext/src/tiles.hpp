@@ -65,6 +65,8 @@ struct FixedAcc {  // r padded to R = 1, 2, 4, 8 or 16: one vector, kept in regi
     static State load_state(float* p, size_t) { return loadu<V>(p); }
     static void save_state(float* p, const State& s) { storeu(p, s); }
     static void fma(State& s, const float* x, float v) { s += loadu<V>(x) * v; }
+    // W @ X: the state is a row of X; y (an output row) += v * state.
+    static void scatter(const State& s, float* y, float v) { storeu(y, loadu<V>(y) + s * v); }
 };
 
 struct BlockAcc {  // any width (a multiple of 8), in blocks of 8, in place on its storage
@@ -93,6 +95,9 @@ struct BlockAcc {  // any width (a multiple of 8), in blocks of 8, in place on i
     static void save_state(float*, const State&) {}
     static void fma(State& s, const float* x, float v) {
         for (size_t b = 0; b < s.n; b += 8) storeu(s.p + b, loadu<V8>(s.p + b) + loadu<V8>(x + b) * v);
+    }
+    static void scatter(const State& s, float* y, float v) {
+        for (size_t b = 0; b < s.n; b += 8) storeu(y + b, loadu<V8>(y + b) + loadu<V8>(s.p + b) * v);
     }
 };
 
@@ -153,6 +158,16 @@ struct FmaSink {
     void put(State& s, uint64_t row, float v) const { Acc::fma(s, xt + row * stride, v); }
 };
 
+// W @ X: the state is row j of X (padded to `stride`) while column j is decoded; an entry
+// (row i, value v) adds v * X[j] to row i of `out` (n + 1 rows: the last one is the dummy).
+template <class Acc>
+struct ScatterSink {
+    using State = typename Acc::State;
+    float* out;
+    size_t stride;
+    void put(State& s, uint64_t row, float v) const { Acc::scatter(s, out + row * stride, v); }
+};
+
 struct StoreSink {  // writes one column of a row-major tile (`width` floats per row) from row `base`
     struct State {};
     float* tile;
@@ -208,6 +223,77 @@ void matmul_tiles(size_t j0, size_t j1, uint64_t n, const float* xt, size_t stri
         for (size_t b = 0; b < nb; ++b)
             for (size_t c = 0; c < r; ++c) Y[c * m + jb + b] = static_cast<float>(total[b * stride + c]);
     }
+}
+
+// out (n + 1 rows of `stride` floats, see ScatterSink) += W[:, j0:j1] @ Xp[j0:j1] for a
+// columnar format (start and advance as in matmul_tiles; Xp: X's rows padded to `stride`).
+// All the columns advance together over row blocks, so that the block of `out` they
+// update stays in cache.
+template <class Acc, class Start, class Advance>
+void scatter_tiles(size_t j0, size_t j1, uint64_t n, const float* xp, size_t stride, float* out, Start&& start,
+                   Advance&& advance) {
+    const uint64_t R = matmul_block_rows(n, stride);
+    using Cursor = decltype(start(size_t(0)));
+    std::vector<Cursor> cur(j1 - j0);
+    for (size_t j = j0; j < j1; ++j) cur[j - j0] = start(j);
+    const ScatterSink<Acc> sink{out, stride};
+    for (uint64_t i0 = 0;; i0 += R) {
+        const uint64_t i1 = std::min(n, i0 + R);
+        for (size_t j = j0; j < j1; ++j) {
+            auto s0 = Acc::load_state(const_cast<float*>(xp + j * stride), stride);  // read, never written
+            auto s1 = s0;
+            advance(cur[j - j0], j, i1, n, sink, s0, s1);
+        }
+        if (i1 >= n) break;
+    }
+}
+
+// X (m x r, C order) with its rows zero-padded to `stride` floats.
+inline std::unique_ptr<float[]> pad_rows(const float* X, size_t m, size_t r, size_t stride) {
+    std::unique_ptr<float[]> xp(new float[std::max<size_t>(m * stride, 1)]);
+    for (size_t j = 0; j < m; ++j) {
+        std::copy(X + j * r, X + (j + 1) * r, xp.get() + j * stride);
+        std::fill(xp.get() + j * stride + r, xp.get() + (j + 1) * stride, 0.f);
+    }
+    return xp;
+}
+
+// W @ X for a matrix stored by columns, whose storage gives no way to start a column
+// mid-way: the columns are split over threads (`bounds`, balanced by cost), and each
+// thread scatters its columns into a private output, n + 1 rows of `width` floats
+// (see ScatterSink), so that no two threads write the same memory. scatter(j0, j1, out)
+// adds the columns [j0, j1) to out. Accuracy as in the left product: float32 sums over
+// at most kFoldRows terms (columns here), folded into float64; the threads' outputs are
+// summed in float64 and emit(i, sums) writes row i of the result from its `width` sums.
+template <class Scatter, class Emit>
+void scatter_product(uint64_t n, const std::vector<size_t>& bounds, size_t width, Scatter&& scatter, Emit&& emit) {
+    const size_t parts = bounds.size() - 1;
+    std::vector<std::vector<float>> part(parts);
+    std::vector<std::vector<double>> total(parts);  // only for threads with more than kFoldRows columns
+    run_parallel(parts, [&](size_t t) {
+        part[t].assign((n + 1) * width, 0.f);  // allocated and first touched by its own thread
+        const bool fold = bounds[t + 1] - bounds[t] > kFoldRows;
+        if (fold) total[t].assign(n * width, 0.0);
+        for (size_t j0 = bounds[t]; j0 < bounds[t + 1]; j0 += kFoldRows) {
+            scatter(j0, std::min<size_t>(bounds[t + 1], j0 + kFoldRows), part[t].data());
+            if (fold)
+                for (size_t e = 0; e < n * width; ++e) {
+                    total[t][e] += part[t][e];
+                    part[t][e] = 0.f;
+                }
+        }
+    });
+    const size_t row_parts = std::max<size_t>(1, std::min<uint64_t>(parts, n / 4096 + 1));
+    run_parallel(row_parts, [&](size_t t) {
+        std::vector<double> sums(width);
+        for (uint64_t i = n * t / row_parts; i < n * (t + 1) / row_parts; ++i) {
+            std::fill(sums.begin(), sums.end(), 0.0);
+            for (size_t p = 0; p < parts; ++p)
+                for (size_t c = 0; c < width; ++c)
+                    sums[c] += total[p].empty() ? double(part[p][i * width + c]) : total[p][i * width + c];
+            emit(i, sums.data());
+        }
+    });
 }
 
 // Copies `count` floats to `dst` (a row of the decoded matrix). Whole 64-byte
