@@ -533,7 +533,7 @@ def parse_args(argv):
     parser.add_argument("--scale", type=float, default=1.0, help="shrink the generated matrices' dimensions")
     parser.add_argument("--small", action="store_true",
                         help="a quick smoke run: --scale 0.03 --no-subset --rounds 2 --repeats 1 --encode-repeats 1 "
-                             "--no-encode-memory")
+                             "--no-encode-memory --variant-rounds 2, and --no-native unless --native-kernel is given")
     parser.add_argument("--no-encode-memory", action="store_true", help="skip the encode memory subprocesses")
     parser.add_argument("--update-readme", action="store_true", help="write the report into README.md")
     parser.add_argument("--no-native", action="store_true", help="skip the portable vs native kernel comparison")
@@ -552,6 +552,7 @@ def parse_args(argv):
     if args.small:
         args.scale, args.no_subset, args.rounds, args.repeats, args.encode_repeats = 0.03, True, 2, 1, 1
         args.no_encode_memory, args.variant_rounds = True, 2
+        args.no_native = not args.native_kernel
     if min(args.rounds, args.repeats, args.encode_repeats, args.rows, args.variant_rounds) < 1 or args.scale <= 0:
         parser.error("--rounds, --repeats, --encode-repeats, --rows, --variant-rounds and --scale must be positive")
     if args.no_native and args.native_kernel:
