@@ -373,7 +373,7 @@ PYBIND11_MODULE(_kernel, m) {
           "Work units below which one more thread is not started (default 2**17; 0: always split).");
     m.def("min_work_per_thread", []() { return min_work_per_thread.load(); });
 
-    selected_isa();  // a bad HAMSHAM_ISA fails the import (ValueError), not a product
+    selected_isa();  // a bad HAMSHAM_ISA fails the import (ImportError naming it), not a product
     m.def(
         "build_info",
         []() {

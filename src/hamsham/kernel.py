@@ -2,6 +2,8 @@
 
 `HAMSHAM_KERNEL_DIR` may name a folder holding another build of `_kernel.so`
 (the sanitizer build uses this); otherwise the one beside this file is used.
+`kernel.build_info()` tells how it was built and which version of its hot loops runs
+(`HAMSHAM_ISA=baseline|x86-64-v3|x86-64-v4` caps it: ext/src/dispatch.hpp).
 """
 import importlib
 import importlib.machinery
