@@ -18,7 +18,8 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -c "import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'hamsham-src.pth').write_text(str(pathlib.Path('src').resolve()) + '\n')"
 	touch $@
 
-# The pybind11 kernel, built in place with CMake (the pipeline's `kernel` rule runs the same script).
+# The pybind11 kernel, built in place with CMake (the pipeline's `kernel` rule runs the same script):
+# portable, its hot loops chosen at run time; `HAMSHAM_NATIVE=ON make kernel` builds it for this CPU only.
 kernel: $(VENV)/.installed
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH bash ext/build.sh build/ext
 

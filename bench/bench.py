@@ -3,6 +3,7 @@
     python bench/bench.py [--rounds 7] [--repeats 5] [--rows 8] [--out results/bench]
                           [--no-subset] [--only NAME ...] [--scale S | --small]
                           [--no-encode-memory] [--update-readme]
+                          [--no-native | --native-kernel DIR] [--variant-rounds 5]
 
 Matrices: three generated with a fixed seed (the statistics of the performance
 issue: nn, nn_dense, census_like; `--scale` shrinks them) and, when
@@ -24,7 +25,15 @@ For every (matrix, format) it measures:
   itself (`left_matmul`: SciPy's CSR product on W's transpose, see README.md,
   "How each format multiplies");
 * decoding (toarray) time at 1 and 2 threads, as matrix entries per second;
-* bits per entry stored, and the study's model figure.
+* bits per entry stored, and the study's model figure;
+* for the kernel's formats (HAM, sHAM, CSER), the portable kernel's product and
+  decoding times as a ratio to a kernel built with -march=native
+  (HAMSHAM_NATIVE=ON, built into `--native-build`, or the one in
+  `--native-kernel`): both are timed in worker processes (`--time-kernel`; a
+  process loads one kernel), alternating, over `--variant-rounds` rounds; each
+  figure is the fastest round's best of `--repeats` calls (the two kernels run
+  in different processes, so a burst of load hits one of them, not both: the
+  least disturbed round compares them best). The goal: within 10%.
 
 Timing: every (format, threads) pair is timed in each of `--rounds` rounds, the
 pairs interleaved in a rotating order; a round's figure is the best of
@@ -66,6 +75,7 @@ SUBSET = ROOT.parent / "shared" / "data" / "sham_data_subset.tar.gz"
 # The subset's largest layers: name prefixes (the names end with the model's score).
 SUBSET_LAYERS = ["vgg_30-0-256-", "vgg_90-0-32-", "SiNa"]
 GENERATED = ("nn", "nn_dense", "census_like")
+KERNEL_FORMATS = ("ham", "sham", "cser")  # the formats whose products and decoding run in the kernel
 LABELS = {"ham": "HAM", "sham": "sHAM", "csc": "CSC", "im": "IM", "cser": "CSER", "dense": "dense"}
 THREADS = (1, 2)
 U32 = 2.0**-24
@@ -255,6 +265,70 @@ class CpuMeter:
         return max(0.0, other / wall) if wall > 0 else 0.0
 
 
+# --- portable vs native kernel ------------------------------------------------------------
+
+def build_native_kernel(build_dir):
+    """Builds the kernel with -march=native into BUILD_DIR/kernel (ext/build.sh); returns that folder."""
+    folder = Path(build_dir).resolve() / "kernel"
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # this python builds it
+    env = {**os.environ, "HAMSHAM_NATIVE": "ON", "PATH": path}
+    print(f"building the native kernel into {folder}", file=sys.stderr, flush=True)
+    subprocess.run(["bash", str(ROOT / "ext" / "build.sh"), str(build_dir), f"-DHAMSHAM_OUTPUT_DIR={folder}"],
+                   env=env, check=True, stdout=subprocess.DEVNULL)
+    return folder
+
+
+def time_kernel(path, rows, repeats):
+    """Run in a worker process (the kernel chosen by HAMSHAM_KERNEL_DIR): the best of `repeats`
+    product and decoding times of HAM, sHAM and CSER of the matrix in `path`, as JSON."""
+    from hamsham.kernel import kernel
+
+    W = np.load(path)
+    X = paper_input(W.shape[0], rows)
+    times = {}
+    for fmt in KERNEL_FORMATS:
+        obj = hamsham.compress(W, fmt)
+        for t in THREADS:
+            for op, fn in (("product", product_fn(obj, X, t)), ("decode", decode_fn(obj, t))):
+                best = float("inf")
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    fn()
+                    best = min(best, time.perf_counter() - start)
+                times[f"{fmt} {op} {t}"] = best
+    print(json.dumps({"build": kernel.build_info(), "times": times}))
+
+
+def variant_ratios(W, args):
+    """{(format, op, threads): portable time / native time}, each the fastest of
+    `--variant-rounds` rounds of worker processes (portable and native alternating),
+    and {variant: its kernel's build_info()}."""
+    samples = {"portable": [], "native": []}
+    builds = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "W.npy"
+        np.save(path, W)
+        for rnd in range(args.variant_rounds):
+            order = ["portable", "native"] if rnd % 2 == 0 else ["native", "portable"]
+            for variant in order:
+                env = {k: v for k, v in os.environ.items() if k != "HAMSHAM_KERNEL_DIR"}
+                if variant == "native":
+                    env["HAMSHAM_KERNEL_DIR"] = str(args.native_kernel)
+                out = subprocess.run([sys.executable, __file__, "--time-kernel", str(path), "--rows", str(args.rows),
+                                      "--repeats", str(args.repeats)], env=env, capture_output=True, text=True)
+                if out.returncode != 0:
+                    raise SystemExit(f"timing the {variant} kernel failed:\n{out.stderr}")
+                result = json.loads(out.stdout.strip().splitlines()[-1])
+                builds[variant] = result["build"]
+                samples[variant].append(result["times"])
+    fastest = {v: {key: min(s[key] for s in runs) for key in runs[0]} for v, runs in samples.items()}
+    ratios = {}
+    for key in fastest["portable"]:
+        fmt, op, t = key.split()
+        ratios[(fmt, op, int(t))] = fastest["portable"][key] / fastest["native"][key]
+    return ratios, builds
+
+
 # --- checks ------------------------------------------------------------------------------
 
 def product_check(X, W):
@@ -316,6 +390,16 @@ def bench_matrix(name, W, args, failures):
         table[f"vs_csc_t{t}"] = table[col] / table.loc[table["format"] == "CSC", col].iloc[0]
         table[f"vs_dense_t{t}"] = table[col] / table.loc[table["format"] == "dense", col].iloc[0]
     table["speedup_1_to_2"] = table["ms_per_row_t1"] / table["ms_per_row_t2"]
+    if args.native_kernel:
+        ratios, builds = variant_ratios(W, args)
+        args.builds = builds
+        for op, prefix in (("product", "portable_vs_native"), ("decode", "decode_portable_vs_native")):
+            for t in THREADS:
+                table[f"{prefix}_t{t}"] = [ratios.get((fmt, op, t), np.nan) for fmt in objs]
+        for _, rec in table.dropna(subset=["portable_vs_native_t1"]).iterrows():
+            print(f"  {name:28s} {rec['format']:6s} portable / native: product {rec['portable_vs_native_t1']:.3f} / "
+                  f"{rec['portable_vs_native_t2']:.3f}, decode {rec['decode_portable_vs_native_t1']:.3f} / "
+                  f"{rec['decode_portable_vs_native_t2']:.3f} (1 / 2 threads)", file=sys.stderr, flush=True)
     for _, rec in table.iterrows():
         print(f"  {name:28s} {rec['format']:6s} encode {rec['encode_s']:6.3f} s  "
               f"{rec['ms_per_row_t1']:8.4f} / {rec['ms_per_row_t2']:8.4f} ms per row (1 / 2 threads)  "
@@ -360,6 +444,13 @@ def evaluate_goals(result):
                      float(worst["encode_peak_vs_dense"]), "<", 3)
     for fmt in ("HAM", "sHAM"):
         goal(f"{fmt} speed-up from 1 to 2 threads", "nn_dense", value("nn_dense", fmt, "speedup_1_to_2"), ">=", 1.7)
+    if "portable_vs_native_t1" in result:
+        for mat in GENERATED:
+            for fmt in ("HAM", "sHAM", "CSER"):
+                goal(f"{fmt} product time, portable / native kernel, 1 thread", mat,
+                     value(mat, fmt, "portable_vs_native_t1"), "<=", 1.1)
+            goal("HAM decode time, portable / native kernel, 1 thread", mat,
+                 value(mat, "HAM", "decode_portable_vs_native_t1"), "<=", 1.1)
     import pandas as pd
     return pd.DataFrame(rows, columns=["goal", "matrix", "measured", "target", "pass"])
 
@@ -371,7 +462,10 @@ SHOWN = {"matrix": "matrix", "format": "format", "bits_per_entry": "bits/entry",
          "ms_per_row_t1": "ms/row 1t", "ms_per_row_t2": "ms/row 2t",
          "vs_csc_t1": "x CSC 1t", "vs_csc_t2": "x CSC 2t", "vs_dense_t1": "x dense 1t", "vs_dense_t2": "x dense 2t",
          "speedup_1_to_2": "speed-up 1->2", "entries_per_s_t2": "entries/s 2t",
-         "nonzeros_per_s_t2": "nonzeros/s 2t", "decode_entries_per_s_t2": "decode entries/s 2t"}
+         "nonzeros_per_s_t2": "nonzeros/s 2t", "decode_entries_per_s_t2": "decode entries/s 2t",
+         "portable_vs_native_t1": "portable / native 1t", "portable_vs_native_t2": "portable / native 2t",
+         "decode_portable_vs_native_t1": "decode portable / native 1t",
+         "decode_portable_vs_native_t2": "decode portable / native 2t"}
 
 
 def cpu_model():
@@ -393,10 +487,14 @@ def render(result, goals, matrices, context):
              f"X has {context['rows']} rows; times are the median over {context['rounds']} interleaved rounds "
              f"of the best of {context['repeats']} calls; `x CSC` and `x dense` are ratios of product times "
              "to SciPy CSC and NumPy dense (BLAS) measured in the same run.", ""]
+    if context["builds"]:
+        lines += ["`portable / native`: the portable kernel's times (hot loops chosen at run time: "
+                  f"{context['builds']['portable']['isa']}) over those of a kernel built with -march=native, "
+                  f"timed in alternating worker processes (the fastest of {context['variant_rounds']} rounds).", ""]
     if context["warning"]:
         lines += [f"**Warning:** {context['warning']}", ""]
     lines += [matrices.to_markdown(index=False, floatfmt=".3g"), ""]
-    shown = result[list(SHOWN)].rename(columns=SHOWN)
+    shown = result[[col for col in SHOWN if col in result]].rename(columns=SHOWN)
     lines += [shown.to_markdown(index=False, floatfmt=".3g"), ""]
     if len(goals):
         g = goals.assign(measured=goals["measured"].map(lambda v: f"{v:.3g}"),
@@ -443,18 +541,30 @@ def parse_args(argv):
     parser.add_argument("--scale", type=float, default=1.0, help="shrink the generated matrices' dimensions")
     parser.add_argument("--small", action="store_true",
                         help="a quick smoke run: --scale 0.03 --no-subset --rounds 2 --repeats 1 --encode-repeats 1 "
-                             "--no-encode-memory")
+                             "--no-encode-memory --variant-rounds 2, and --no-native unless --native-kernel is given")
     parser.add_argument("--no-encode-memory", action="store_true", help="skip the encode memory subprocesses")
     parser.add_argument("--update-readme", action="store_true", help="write the report into README.md")
+    parser.add_argument("--no-native", action="store_true", help="skip the portable vs native kernel comparison")
+    parser.add_argument("--native-build", default=str(ROOT / "build" / "native"),
+                        help="build folder of the -march=native kernel (built by this run)")
+    parser.add_argument("--native-kernel", help="a folder holding an already built _kernel.so to compare with "
+                        "(instead of building one)")
+    parser.add_argument("--variant-rounds", type=int, default=5,
+                        help="rounds of worker processes timing the portable and native kernels (median taken)")
+    parser.add_argument("--time-kernel", metavar="NPY",
+                        help="print the kernel's product and decoding times for the matrix in NPY, as JSON, and exit")
     parser.add_argument("--measure-encode", nargs=2, metavar=("JOB", "NPY"),
                         help="print the peak extra memory of one encode (JOB: a format, stats, space or energy) "
                              "of the matrix in NPY, as JSON, and exit")
     args = parser.parse_args(argv)
     if args.small:
         args.scale, args.no_subset, args.rounds, args.repeats, args.encode_repeats = 0.03, True, 2, 1, 1
-        args.no_encode_memory = True
-    if min(args.rounds, args.repeats, args.encode_repeats, args.rows) < 1 or args.scale <= 0:
-        parser.error("--rounds, --repeats, --encode-repeats, --rows and --scale must be positive")
+        args.no_encode_memory, args.variant_rounds = True, 2
+        args.no_native = not args.native_kernel
+    if min(args.rounds, args.repeats, args.encode_repeats, args.rows, args.variant_rounds) < 1 or args.scale <= 0:
+        parser.error("--rounds, --repeats, --encode-repeats, --rows, --variant-rounds and --scale must be positive")
+    if args.no_native and args.native_kernel:
+        parser.error("--no-native and --native-kernel exclude each other")
     return args
 
 
@@ -463,6 +573,12 @@ def main(argv=None):
     if args.measure_encode:
         measure_encode(*args.measure_encode)
         return 0
+    if args.time_kernel:
+        time_kernel(args.time_kernel, args.rows, args.repeats)
+        return 0
+    if not args.no_native and not args.native_kernel:
+        args.native_kernel = build_native_kernel(args.native_build)
+    args.builds = {}
     import pandas as pd
 
     meter = CpuMeter()
@@ -497,7 +613,8 @@ def main(argv=None):
     context = {"command": COMMAND + options,
                "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
                "cpu": cpu_model(), "load_start": meter.load_start[0], "load_end": load_end[0], "others": others,
-               "rows": args.rows, "rounds": args.rounds, "repeats": args.repeats, "warning": warning}
+               "rows": args.rows, "rounds": args.rounds, "repeats": args.repeats, "warning": warning,
+               "builds": args.builds, "variant_rounds": args.variant_rounds}
     report = render(result, goals, pd.DataFrame(matrices), context)
 
     out = Path(args.out)

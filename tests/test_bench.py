@@ -35,7 +35,11 @@ def bench():
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
-    run = subprocess.run([sys.executable, str(BENCH), "--small", "--out", str(out)],
+    # The portable vs native comparison, run here against the same (in-place) kernel.
+    from hamsham.kernel import kernel
+
+    run = subprocess.run([sys.executable, str(BENCH), "--small", "--out", str(out),
+                          "--native-kernel", str(Path(kernel.__file__).parent)],
                          capture_output=True, text=True, timeout=300)
     return run, out
 
@@ -57,6 +61,11 @@ def test_small_run_writes_every_column_for_every_format(small_run):
     # The ratios are to CSC and dense of the same matrix.
     assert np.allclose(table.loc[table["format"] == "CSC", ["vs_csc_t1", "vs_csc_t2"]], 1)
     assert np.allclose(table.loc[table["format"] == "dense", ["vs_dense_t1", "vs_dense_t2"]], 1)
+    # Portable / native ratios for the kernel's formats only (here: a kernel against itself).
+    ratios = table[[f"{op}portable_vs_native_t{t}" for op in ("", "decode_") for t in (1, 2)]]
+    kernel_rows = table["format"].isin(["HAM", "sHAM", "CSER"])
+    assert ratios[~kernel_rows].isna().all().all()
+    assert np.isfinite(ratios[kernel_rows].to_numpy(float)).all() and (ratios[kernel_rows] > 0).all().all()
 
 
 def test_small_run_reports_goals_and_load(small_run):

@@ -7,6 +7,7 @@
 
 #include "bitstream.hpp"
 #include "decoders.hpp"
+#include "dispatch.hpp"
 #include "parallel.hpp"
 #include "tiles.hpp"
 
@@ -121,7 +122,7 @@ void HamMatrix::matmul(const float* X, size_t r, float* Y, long threads) const {
     const std::vector<size_t> bounds = balanced_ranges(cost_, parts);
     with_acc(stride, [&](auto tag) {
         using Acc = typename decltype(tag)::type;
-        run_parallel(parts, [&](size_t t) {
+        run_parallel_fast(parts, [&](size_t t) {
             matmul_tiles<Acc>(
                 bounds[t], bounds[t + 1], n_, xt.get(), stride, Y, r, m,
                 [&](size_t j) { return Cursor{offsets_[j], 0}; },
@@ -165,7 +166,7 @@ void HamMatrix::decode(float* out, size_t j0, size_t j1, long threads) const {
     const size_t parts = resolve_threads(threads, j1 - j0, cost_[j1] - cost_[j0]);
     const std::vector<size_t> bounds = decode_ranges(cost_, parts, j0, j1);
     prefault_output(out, n_ * (j1 - j0), parts);
-    run_parallel(parts, [&](size_t t) {
+    run_parallel_fast(parts, [&](size_t t) {
         decode_tiles(
             bounds[t], bounds[t + 1], n_, out, j1 - j0, j0, [&](size_t j) { return Cursor{offsets_[j], 0}; },
             [&](Cursor& c, size_t j, uint64_t stop, uint64_t dummy, const auto& sink, auto& s0, auto& s1) {
@@ -257,7 +258,7 @@ void ShamMatrix::matmul(const float* X, size_t r, float* Y, long threads) const 
     rows_.visit([&](const auto* ri) {
         with_acc(stride, [&](auto tag) {
             using Acc = typename decltype(tag)::type;
-            run_parallel(parts, [&](size_t t) {
+            run_parallel_fast(parts, [&](size_t t) {
                 matmul_tiles<Acc>(
                     bounds[t], bounds[t + 1], n_, xt.get(), stride, Y, r, m,
                     [&](size_t j) { return Cursor{offsets_[j], static_cast<uint64_t>(col_ptr_[j])}; },
@@ -299,7 +300,7 @@ void ShamMatrix::decode(float* out, size_t j0, size_t j1, long threads) const {
     const std::vector<size_t> bounds = decode_ranges(cost_, parts, j0, j1);
     prefault_output(out, n_ * (j1 - j0), parts);
     rows_.visit([&](const auto* ri) {
-        run_parallel(parts, [&](size_t t) {
+        run_parallel_fast(parts, [&](size_t t) {
             decode_tiles(
                 bounds[t], bounds[t + 1], n_, out, j1 - j0, j0,
                 [&](size_t j) { return Cursor{offsets_[j], static_cast<uint64_t>(col_ptr_[j])}; },
@@ -422,7 +423,7 @@ void CserMatrix::matmul(const float* X, size_t r, float* Y, long threads) const 
     col_index_.visit([&](const auto* ci) {
         with_acc(stride, [&](auto tag) {
             using Acc = typename decltype(tag)::type;
-            run_parallel(parts, [&](size_t t) {
+            run_parallel_fast(parts, [&](size_t t) {
                 std::vector<float> store(4 * stride, 0.f);
                 Acc acc(&store[0], stride), sum(&store[stride], stride), sum2(&store[2 * stride], stride),
                     listed(&store[3 * stride], stride);
@@ -515,7 +516,7 @@ void CserMatrix::decode(float* out, size_t j0, size_t j1, long threads) const {
     prefault_output(out, n_ * (j1 - j0), parts);
     const uint64_t n_ci = col_index_.size();
     col_index_.visit([&](const auto* ci) {
-        run_parallel(parts, [&](size_t t) {
+        run_parallel_fast(parts, [&](size_t t) {
             decode_columns(bounds[t], bounds[t + 1], n_, out, j1 - j0, j0, [&](size_t j, float* col) {
                 if (background_ != 0.f || !is_pos_zero(background_)) std::fill(col, col + n_, background_);
                 for (uint64_t p = row_ptr_[j]; p < row_ptr_[j + 1]; ++p) {

@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "dispatch.hpp"
 #include "huffman.hpp"
 #include "kernels.hpp"
 #include "encode.hpp"
@@ -397,4 +398,25 @@ PYBIND11_MODULE(_kernel, m) {
     m.def("set_min_work_per_thread", [](uint64_t units) { min_work_per_thread.store(units); }, py::arg("units"),
           "Work units below which one more thread is not started (default 2**17; 0: always split).");
     m.def("min_work_per_thread", []() { return min_work_per_thread.load(); });
+
+    selected_isa();  // a bad HAMSHAM_ISA fails the import (ImportError naming it), not a product
+    m.def(
+        "build_info",
+        []() {
+#if defined(HAMSHAM_NATIVE_BUILD)
+            const bool native = true;
+#else
+            const bool native = false;
+#endif
+            py::list isas;
+            for (const std::string& name : supported_isas()) isas.append(native ? "native" : name);
+            py::dict info;
+            info["native"] = native;
+            info["isa"] = native ? "native" : isa_name(selected_isa());
+            info["isas"] = isas;
+            return info;
+        },
+        "How this module was built and which code runs: {'native': built with -march=native, 'isa': the version "
+        "of the hot loops in use ('native', 'baseline', 'x86-64-v3' or 'x86-64-v4'; HAMSHAM_ISA caps it), "
+        "'isas': the versions this CPU can run}.");
 }

@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "dispatch.hpp"
 #include "parallel.hpp"
 
 #if defined(__SSE2__)
@@ -114,7 +115,7 @@ inline size_t padded_width(size_t r) {
 inline std::unique_ptr<float[]> transpose_x(const float* X, size_t r, uint64_t n, size_t stride, size_t parts) {
     std::unique_ptr<float[]> xt(new float[(n + 1) * stride]);  // uninitialised: every slot is written below
     parts = std::max<size_t>(1, std::min<uint64_t>(parts, n / 4096 + 1));
-    run_parallel(parts, [&](size_t t) {
+    run_parallel_fast(parts, [&](size_t t) {
         const uint64_t i0 = n * t / parts, i1 = n * (t + 1) / parts;
         float* dst = xt.get();
         if (r < stride)
@@ -270,7 +271,7 @@ void scatter_product(uint64_t n, const std::vector<size_t>& bounds, size_t width
     const size_t parts = bounds.size() - 1;
     std::vector<std::vector<float>> part(parts);
     std::vector<std::vector<double>> total(parts);  // only for threads with more than kFoldRows columns
-    run_parallel(parts, [&](size_t t) {
+    run_parallel_fast(parts, [&](size_t t) {
         part[t].assign((n + 1) * width, 0.f);  // allocated and first touched by its own thread
         const bool fold = bounds[t + 1] - bounds[t] > kFoldRows;
         if (fold) total[t].assign(n * width, 0.0);

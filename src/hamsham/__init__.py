@@ -10,6 +10,8 @@ The names below are loaded on first use, so that importing one submodule (say
 """
 import importlib
 
+__version__ = "0.1.0"  # the package's version: pyproject.toml reads it from here
+
 _EXPORTS = {
     "FORMATS": "formats", "EncodedMatrix": "formats", "compress": "formats",
     "from_arrays": "formats", "load": "formats", "save": "formats",
