@@ -34,11 +34,6 @@ def product_errors(Y, exact) -> dict:
     return {"max_abs_err": err, "max_rel_err": err / scale if scale > 0 else 0.0}
 
 
-def max_abs_error(Y, X, W) -> float:
-    """Largest |Y - X W| against the float64 product (computed in row blocks of W)."""
-    return product_errors(Y, reference_product(X, W))["max_abs_err"]
-
-
 def paper_dot_time(obj, reference=None, W=None, threads=None, rows: int = 8, seed: int = 0,
                    repeats: int = 25) -> dict:
     """Seconds per input row of `X @ obj` (mean and std over `repeats` calls, each / rows) and
