@@ -14,7 +14,7 @@ import time
 
 from _pipeline import atomic_path, heartbeat, log, npy_shape, require_memory, start_job, write_csv
 
-# Columns decoded at a time by the round-trip check (its memory beyond W and the encoding).
+# Columns decoded at a time to measure the round trip (its memory beyond W and the encoding).
 BLOCK_BYTES = 64 << 20
 
 
