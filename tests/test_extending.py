@@ -7,7 +7,10 @@ round trip is not exact is recorded as such by its `encode` job and stops the ru
 `aggregate`.
 """
 import importlib.util
+import os
+import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -80,6 +83,13 @@ def test_a_format_added_through_the_catalogue_runs_through_the_pipeline(work):
     for name in TABLES:
         log = (work / "logs" / "demo" / "figure" / f"{name}.log").read_text()
         assert "values of CSC, COO" in log, name
+    # The module is code of the jobs that load it: an edit reruns them, not the loading.
+    module = work / "src" / "hamsham" / "coo.py"
+    module.write_text(module.read_text() + "\n# edited\n")
+    os.utime(module, (time.time() + 2, time.time() + 2))
+    dry = snakemake(work, "--configfile", config, "-n").stdout
+    rerun = set(re.findall(r"^([a-z_]+)\s+\d+$", dry, re.MULTILINE))
+    assert {"encode", "time", "model", "net_model"} <= rerun and not {"to_npy", "reference"} & rerun, rerun
 
 
 @pytest.mark.slow

@@ -23,7 +23,7 @@ class Format:
     space: str = ""  # "module:function(net) -> bits per entry" of a hamsham.model.Network; "": none
     energy: str = ""  # "module:function(layer, net) -> pJ of one x @ W" of one LayerStats; "": none
     bound: str = ""  # "module:function(net) -> bits per entry", an upper bound reported as "<name>-ub"
-    study: bool = True  # one of the study's formats: in the default config `formats`
+    study: bool = False  # one of the study's formats: in the default config `formats`
     style: tuple = ()  # (color, marker, line style) in the figures; (): one is chosen by position
     # Memory of its `encode` and `time` jobs beyond a fixed 400 MiB, as a multiple of the
     # float32 matrix (workflow/rules/common.smk, MEMORY). The defaults are the largest measured.
@@ -49,24 +49,24 @@ class Format:
 FORMATS = (
     Format("HAM", "ham", "hamsham.formats:HAM", "kernel",
            space="hamsham.model:ham_space", energy="hamsham.model:ham_energy",
-           bound="hamsham.model:ham_ub_space", style=("#1f77b4", "o", "-"),
-           encode_memory=1.4, time_memory=0.5),
+           bound="hamsham.model:ham_ub_space", study=True,
+           style=("#1f77b4", "o", "-"), encode_memory=1.4, time_memory=0.5),
     Format("sHAM", "sham", "hamsham.formats:SHAM", "kernel",
            space="hamsham.model:sham_space", energy="hamsham.model:sham_energy",
-           bound="hamsham.model:sham_ub_space", style=("#ff7f0e", "s", "-"),
-           encode_memory=1.8, time_memory=0.8),
+           bound="hamsham.model:sham_ub_space", study=True,
+           style=("#ff7f0e", "s", "-"), encode_memory=1.8, time_memory=0.8),
     Format("CSC", "csc", "hamsham.formats:CSC", "scipy",
            space="hamsham.model:csc_space", energy="hamsham.model:csc_energy",
-           style=("#2ca02c", "^", "-"), encode_memory=2.4, time_memory=1.2),
+           study=True, style=("#2ca02c", "^", "-"), encode_memory=2.4, time_memory=1.2),
     Format("IM", "im", "hamsham.formats:IM", "numpy",  # rebuilds W first (the study's protocol)
            space="hamsham.model:im_space", energy="hamsham.model:im_energy",
-           style=("#d62728", "v", "-"), encode_memory=1.7, time_memory=1.6),
+           study=True, style=("#d62728", "v", "-"), encode_memory=1.7, time_memory=1.6),
     Format("CSER", "cser", "hamsham.formats:CSER", "kernel",
            space="hamsham.model:cser_space", energy="hamsham.model:cser_energy",
-           style=("#9467bd", "D", "-"), encode_memory=1.8, time_memory=0.8),
+           study=True, style=("#9467bd", "D", "-"), encode_memory=1.8, time_memory=0.8),
     Format("dense", "dense", "hamsham.formats:Dense", "numpy",
            space="hamsham.model:dense_space",
-           style=("#7f7f7f", "x", ":"), encode_memory=1.1, time_memory=1.1),
+           study=True, style=("#7f7f7f", "x", ":"), encode_memory=1.1, time_memory=1.1),
 )
 
 # Colors and markers for the formats without a style, given in turn.
@@ -129,10 +129,9 @@ def style(name: str) -> tuple:
     return _COLORS[i % len(_COLORS)], _MARKERS[i % len(_MARKERS)], "-"
 
 
-def modules() -> set:
-    """The modules that the entries name (their code is part of every format's)."""
-    return {target.partition(":")[0] for f in FORMATS
-            for target in (f.cls, f.space, f.energy, f.bound) if target}
+def modules(*fields) -> set:
+    """The modules that the entries' `fields` ("cls", "space", "energy", "bound") name."""
+    return {getattr(f, what).partition(":")[0] for f in FORMATS for what in fields if getattr(f, what)}
 
 
 if __name__ == "__main__":

@@ -149,13 +149,27 @@ def _imports(path):
     return found
 
 
+# hamsham loads these by name from its catalogue: hamsham.formats the formats'
+# classes, hamsham.model their model terms.
+_LOADED_BY_NAME = {
+    SRC / "hamsham" / "formats.py": ("cls",),
+    SRC / "hamsham" / "model.py": ("space", "energy", "bound"),
+}
+
+
+def _loaded_by_name(path):
+    """The files of the modules that module `path` loads through hamsham.catalogue."""
+    names = catalogue.modules(*_LOADED_BY_NAME.get(path, ()))
+    return {_module_file(name) for name in names} - {None}
+
+
 _CODE_CACHE = {}
 
 
 def code(script):
     """The files that running workflow/scripts/`script` reads: the script, the modules
-    of ours it imports (transitively; hamsham.catalogue counts as importing the modules
-    its entries name) and, when hamsham.kernel is among them, the compiled kernel.
+    of ours it imports (transitively, with those it loads through hamsham.catalogue)
+    and, when hamsham.kernel is among them, the compiled kernel.
     Rules take these as input, so an edit reruns exactly the jobs whose code changed,
     and a rule that needs no kernel never waits for it."""
     if script not in _CODE_CACHE:
@@ -164,9 +178,7 @@ def code(script):
             path = todo.pop()
             if path not in seen:
                 seen.add(path)
-                todo.extend(_imports(path) - seen)
-                if path == SRC / "hamsham" / "catalogue.py":
-                    todo.extend({_module_file(name) for name in catalogue.modules()} - {None} - seen)
+                todo.extend((_imports(path) | _loaded_by_name(path)) - seen)
         files = sorted(os.path.relpath(p) for p in seen)
         if SRC / "hamsham" / "kernel.py" in seen:
             files.append(KERNEL)
