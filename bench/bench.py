@@ -67,6 +67,7 @@ from pathlib import Path
 import numpy as np
 
 import hamsham
+from hamsham import catalogue
 from hamsham.timing import paper_input, reference_product
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,8 +76,8 @@ SUBSET = ROOT.parent / "shared" / "data" / "sham_data_subset.tar.gz"
 # The subset's largest layers: name prefixes (the names end with the model's score).
 SUBSET_LAYERS = ["vgg_30-0-256-", "vgg_90-0-32-", "SiNa"]
 GENERATED = ("nn", "nn_dense", "census_like")
-KERNEL_FORMATS = ("ham", "sham", "cser")  # the formats whose products and decoding run in the kernel
-LABELS = {"ham": "HAM", "sham": "sHAM", "csc": "CSC", "im": "IM", "cser": "CSER", "dense": "dense"}
+KERNEL_FORMATS = tuple(f.code for f in catalogue.FORMATS if f.product == "kernel")  # products and decoding in the kernel
+LABELS = {f.code: f.name for f in catalogue.FORMATS}  # "sham" -> "sHAM"
 THREADS = (1, 2)
 U32 = 2.0**-24
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -205,7 +206,8 @@ def decode_fn(obj, threads):
     return obj.toarray
 
 
-BLAS_FORMATS = ("im", "dense")  # their products run in BLAS (OpenBLAS: worker threads spin after a call)
+# The formats whose products run in BLAS (OpenBLAS: worker threads spin after a call).
+BLAS_FORMATS = tuple(f.code for f in catalogue.FORMATS if f.product == "numpy")
 BLAS_REST = 0.25  # seconds: OpenBLAS's idle workers spin for about 0.1 s before they sleep
 
 

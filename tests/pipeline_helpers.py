@@ -26,17 +26,22 @@ import numpy as np
 import pytest
 import yaml
 
+from hamsham import catalogue
+
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 KERNEL = Path("src") / "hamsham" / "_kernel.so"
 
-FORMATS = ["HAM", "sHAM", "CSC", "IM", "CSER", "dense"]
-SPACE_FORMATS = FORMATS + ["HAM-ub", "sHAM-ub"]
-ENERGY_FORMATS = ["HAM", "sHAM", "CSC", "IM", "CSER"]
+# The formats of a run with the default config, and the keys of its space and energy models.
+FORMATS = catalogue.study_names()
+SPACE_FORMATS = catalogue.space_names()
+ENERGY_FORMATS = catalogue.energy_names()
 COLUMNS = {
     "matrices": ["matrix", "group", "rows", "cols", "nnz", "density", "distinct"],
     "space": ["matrix", "format", "bits_per_entry", "ratio_vs_dense"],
     "energy": ["matrix", "format", "pj_per_entry"],
+    "encode": ["matrix", "format", "rows", "cols", "nbits", "bits_per_entry", "encode_seconds",
+               "roundtrip_wrong_entries", "roundtrip_max_abs_err"],
     "time": ["matrix", "format", "threads", "rows", "seconds_per_row", "seconds_per_row_std",
              "max_abs_err", "max_rel_err", "timed_from", "timed_to"],
     "nets_space": ["net", "format", "bits_per_entry", "ratio_vs_dense"],

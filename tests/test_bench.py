@@ -13,9 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hamsham import catalogue
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench" / "bench.py"
-FORMATS = {"HAM", "sHAM", "CSC", "IM", "CSER", "dense"}
+FORMATS = set(catalogue.names())
 COLUMNS = {"matrix", "format", "rows", "cols", "density", "bits_per_entry", "paper_bits_per_entry", "encode_s",
            "encode_peak_vs_dense", "round_trip_exact", "products_checked", "products_ok"}
 for _t in (1, 2):

@@ -41,7 +41,7 @@ for density in (0.01, 0.3, 0.9):  # 0.01: HAM's zero-run decoder
     for fmt in ("ham", "sham", "cser"):
         obj = hamsham.compress(W, fmt)
         for threads in (1, 2):
-            assert np.array_equal(obj.to_dense(), W), (fmt, density, "decode")
+            assert np.array_equal(obj.toarray(), W), (fmt, density, "decode")
             for r in (1, 2, 3, 8, 13, 24):
                 X = rng.random((r, 300)).astype(np.float32)
                 Y = obj.left_matmul(X, threads=threads)

@@ -48,7 +48,7 @@ with tempfile.TemporaryDirectory() as tmp:
         assert np.allclose(X @ obj, exact, rtol=1e-5, atol=1e-4), fmt
         path = Path(tmp) / f"W.{fmt}"
         hamsham.save(obj, path)
-        assert np.array_equal(hamsham.load(path).to_dense(), W), fmt
+        assert np.array_equal(hamsham.load(path).toarray(), W), fmt
 print("wheel ok", hamsham.__version__, info["isa"])
 """
 

@@ -28,12 +28,13 @@ import os
 import numpy as np
 import scipy.sparse
 
+from hamsham import catalogue
 from hamsham.bits import index_dtype
 from hamsham.huffman import HuffmanCode
 from hamsham.kernel import kernel
 from hamsham.values import ValueTable, as_matrix
 
-FORMATS = ("ham", "sham", "csc", "im", "cser", "dense")
+FORMATS = catalogue.codes()  # ("ham", "sham", "csc", "im", "cser", "dense")
 
 
 def _bits(*arrays) -> int:
@@ -429,9 +430,6 @@ class Dense(EncodedMatrix):
             return self._arrays["W"] @ X
 
 
-_CLASSES = {"ham": HAM, "sham": SHAM, "csc": CSC, "im": IM, "cser": CSER, "dense": Dense}
-
-
 def compress(W, fmt: str) -> EncodedMatrix:
     """Encode W (cast to float32; NaN/Inf rejected; -0.0 stored as 0.0) in format `fmt`."""
     cls = _format_class(fmt)
@@ -490,7 +488,5 @@ def load(path) -> EncodedMatrix:
 
 
 def _format_class(fmt):
-    try:
-        return _CLASSES[fmt.lower()]
-    except (KeyError, AttributeError):
-        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}") from None
+    """The class of library code `fmt` (any case), from hamsham.catalogue."""
+    return catalogue.by_code(fmt).load("cls")

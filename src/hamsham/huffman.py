@@ -43,16 +43,13 @@ class HuffmanCode:
         """Bits of the paper's partial decoding table: ceil(log2(lmax)), 0 when lmax <= 1."""
         return math.ceil(math.log2(self.lmax)) if self.lmax > 1 else 0
 
-    @property
-    def stream_bits(self) -> int:
-        """sum_c L(c) f(c): the bits of every coded entry."""
-        return int(np.dot(self.lengths.astype(np.int64), self.table.counts))
-
     def space_bits(self) -> int:
         """code_space(k, lmax, t) of docs/model.md#canonical-huffman-code; 0 for an empty code."""
         return code_space(self.k, self.lmax, self.t) if self.k else 0
 
-    # The paper's decoding tables (docs/model.md#canonical-huffman-code, item 4).
+    # The paper's decoding tables (docs/model.md#canonical-huffman-code, item 4) and a
+    # decoder that uses them. Test-only: tests/test_model.py checks with them that the
+    # kernel's bitstreams decode the paper's way (the kernel builds its own tables).
 
     @cached_property
     def first_symbol(self) -> np.ndarray:

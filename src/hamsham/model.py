@@ -4,6 +4,9 @@
 `network_energy(layers)` for the dense layers of one network, which share one
 HAM code and one sHAM code. A single matrix is a network of one layer, so both
 forms are one computation. Terms marked "(sic)" in docs/model.md#energy are kept as printed.
+Each format's terms are the functions its hamsham.catalogue entry names: a space
+term takes the `Network` (bits per entry), an energy term one layer and its
+`Network` (picojoules of one vector-matrix product with that layer).
 
 Choices where the paper's model is silent or breaks (documented in README):
 * k = 1: the symbol gets a 1-bit code (see `hamsham.huffman`);
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hamsham import catalogue
 from hamsham.bits import bitreq
 from hamsham.huffman import HuffmanCode, code_ub_space
 from hamsham.kernel import kernel
@@ -112,43 +116,91 @@ class _Coded:
         return cls(bits, -(-bits // 32), int(table.counts[lengths > code.t].sum()))
 
 
-def _shared_codes(layers):
-    ham = HuffmanCode.of(merge([layer.table for layer in layers]))
-    sham = HuffmanCode.of(merge([layer.nz_table for layer in layers]))
-    return ham, sham
+@dataclass(frozen=True)
+class Network:
+    """The layers of one network and the codes they share: what the model terms read."""
 
+    layers: tuple  # of LayerStats
+    ham: HuffmanCode  # one HAM code over the values of all the layers
+    sham: HuffmanCode  # one sHAM code over their nonzero values
 
-def _stats(layers):
-    stats = [layer if isinstance(layer, LayerStats) else LayerStats.of(layer) for layer in layers]
-    if not stats:
-        raise ValueError("a network needs at least one layer")
-    return stats
+    @property
+    def total(self) -> int:
+        return sum(s.nm for s in self.layers)
+
+    def weighted(self, psi) -> float:
+        """The per-layer figure psi(layer), averaged weighted by entries."""
+        return sum(psi(s) * s.nm for s in self.layers) / self.total
+
+    @classmethod
+    def of(cls, layers) -> "Network":
+        stats = tuple(layer if isinstance(layer, LayerStats) else LayerStats.of(layer) for layer in layers)
+        if not stats:
+            raise ValueError("a network needs at least one layer")
+        ham = HuffmanCode.of(merge([s.table for s in stats]))
+        sham = HuffmanCode.of(merge([s.nz_table for s in stats]))
+        return cls(stats, ham, sham)
 
 
 def network_space(layers) -> dict:
-    """Bits per entry of each format for the layers of one network (one shared code)."""
-    stats = _stats(layers)
-    ham, sham = _shared_codes(stats)
-    total = sum(s.nm for s in stats)
+    """Bits per entry of each format for the layers of one network (one shared code).
 
-    def weighted(psi):
-        return sum(psi(s) * s.nm for s in stats) / total
+    Keys: the formats of hamsham.catalogue with a space model, then their upper bounds."""
+    net = Network.of(layers)
+    space = {f.name: f.load("space")(net) for f in catalogue.FORMATS if f.space}
+    space.update({f.bound_name: f.load("bound")(net) for f in catalogue.FORMATS if f.bound})
+    return space
 
-    ham_bits = sum(32 * _Coded.of(ham, s.table).words for s in stats) + ham.space_bits()
-    sham_bits = sum(
-        32 * _Coded.of(sham, s.nz_table).words + s.nnz * bitreq(s.n) + s.m * bitreq(s.n) for s in stats
-    ) + sham.space_bits()
-    return {
-        "HAM": ham_bits / total,
-        "sHAM": sham_bits / total,
-        "CSC": weighted(lambda s: s.nnz / s.nm * (32 + bitreq(s.n)) + bitreq(s.n) / s.n),
-        "IM": weighted(lambda s: bitreq(s.table.k) + 32 * s.table.k / s.nm),
-        "CSER": weighted(_cser_space),
-        "dense": 32.0,
-        "HAM-ub": 1 + math.log2(ham.k) + code_ub_space(ham.k) / total,
-        "sHAM-ub": weighted(lambda s: s.nnz / s.nm * (1 + bitreq(sham.k) + bitreq(s.n)) + bitreq(s.n) / s.n)
-        + code_ub_space(sham.k) / total,
-    }
+
+def network_energy(layers) -> dict:
+    """Picojoules per entry of one vector-matrix product, per format, for one network.
+
+    Keys: the formats of hamsham.catalogue with an energy model."""
+    net = Network.of(layers)
+    terms = {f.name: f.load("energy") for f in catalogue.FORMATS if f.energy}
+    per_layer = [{name: term(s, net) / s.nm for name, term in terms.items()} for s in net.layers]
+    return {name: sum(e[name] * s.nm for e, s in zip(per_layer, net.layers)) / net.total for name in terms}
+
+
+# ------------------------------------------------------------------ space terms
+# Each takes the Network and returns its bits per entry.
+
+
+def ham_space(net: Network) -> float:
+    return (sum(32 * _Coded.of(net.ham, s.table).words for s in net.layers) + net.ham.space_bits()) / net.total
+
+
+def sham_space(net: Network) -> float:
+    bits = sum(
+        32 * _Coded.of(net.sham, s.nz_table).words + s.nnz * bitreq(s.n) + s.m * bitreq(s.n) for s in net.layers
+    ) + net.sham.space_bits()
+    return bits / net.total
+
+
+def csc_space(net: Network) -> float:
+    return net.weighted(lambda s: s.nnz / s.nm * (32 + bitreq(s.n)) + bitreq(s.n) / s.n)
+
+
+def im_space(net: Network) -> float:
+    return net.weighted(lambda s: bitreq(s.table.k) + 32 * s.table.k / s.nm)
+
+
+def cser_space(net: Network) -> float:
+    return net.weighted(_cser_space)
+
+
+def dense_space(net: Network) -> float:
+    return 32.0
+
+
+def ham_ub_space(net: Network) -> float:
+    return 1 + math.log2(net.ham.k) + code_ub_space(net.ham.k) / net.total
+
+
+def sham_ub_space(net: Network) -> float:
+    k = net.sham.k
+    return (net.weighted(lambda s: s.nnz / s.nm * (1 + bitreq(k) + bitreq(s.n)) + bitreq(s.n) / s.n)
+            + code_ub_space(k) / net.total)
 
 
 def _cser_space(s: LayerStats) -> float:
@@ -163,78 +215,87 @@ def _cser_space(s: LayerStats) -> float:
     return bits / s.nm
 
 
-def network_energy(layers) -> dict:
-    """Picojoules per entry of one vector-matrix product, per format, for one network."""
-    stats = _stats(layers)
-    ham, sham = _shared_codes(stats)
-    total = sum(s.nm for s in stats)
-    per_layer = [_layer_energy(s, ham, sham) for s in stats]
-    return {fmt: sum(e[fmt] * s.nm for e, s in zip(per_layer, stats)) / total for fmt in per_layer[0]}
+# ----------------------------------------------------------------- energy terms
+# Each takes one layer (LayerStats) and its Network, and returns the picojoules of
+# one vector-matrix product with that layer.
 
 
 def _log2_or_zero(x):
     return math.log2(x) if x > 0 else 0.0
 
 
-def _layer_energy(s: LayerStats, ham: HuffmanCode, sham: HuffmanCode) -> dict:
-    n, m, nm, snm = s.n, s.m, s.nm, float(s.nnz)
-    A32, M32 = ADD[32], MUL[32]
-    multiply_add = (A32 + M32 + rw(n, 32)) * snm
-    output = rw(m, 32) * m
+def _multiply_add(s: LayerStats) -> float:
+    return (ADD[32] + MUL[32] + rw(s.n, 32)) * float(s.nnz)
 
+
+def _output(s: LayerStats) -> float:
+    return rw(s.m, 32) * s.m
+
+
+def ham_energy(s: LayerStats, net: Network) -> float:
+    ham, nm = net.ham, s.nm
     h = _Coded.of(ham, s.table)
     bl = bitreq(ham.lmax)
-    ham_pj = (
+    return (
         rw(ham.k, 32)
         + nm  # (sic)
         + rw(h.words, 32) * h.words
         + (rw(2**ham.t, bl) * nm if ham.t > 0 else 0.0)
         + rw(ham.lmax + 2, bl) * (nm + h.long_entries * _log2_or_zero(ham.lmax))
-        + multiply_add
-        + output
+        + _multiply_add(s)
+        + _output(s)
     )
 
+
+def sham_energy(s: LayerStats, net: Network) -> float:
+    sham, snm = net.sham, float(s.nnz)
     z = _Coded.of(sham, s.nz_table)
     bl1 = bitreq(sham.lmax)
-    sham_pj = (
+    return (
         rw(sham.k, 32) * snm
         + rw(z.words, 32) * z.words
         + rw(sham.lmax + 2, bl1) * (snm + z.long_entries * _log2_or_zero(sham.lmax))
         + (rw(2**sham.t, bl1) * snm if sham.t > 0 else 0.0)
-        + multiply_add
-        + rw(snm, bitreq(m)) * snm
-        + output
+        + _multiply_add(s)
+        + rw(snm, bitreq(s.m)) * snm
+        + _output(s)
     )
 
-    c = s.cser
-    cser_pj = (
-        (A32 + rw(n, 32) + rw(snm, bitreq(n))) * snm
-        + (A32 + M32 + rw(c.value_ptr, bitreq(snm))) * c.extra_values
+
+def cser_energy(s: LayerStats, net: Network) -> float:
+    n, m, snm, c = s.n, s.m, float(s.nnz), s.cser
+    return (
+        (ADD[32] + rw(n, 32) + rw(snm, bitreq(n))) * snm
+        + (ADD[32] + MUL[32] + rw(c.value_ptr, bitreq(snm))) * c.extra_values
         + rw(c.values, bitreq(c.values)) * c.extra_values
         + (rw(m, 32) + rw(c.row_ptr, bitreq(c.value_ptr))) * m
     )
 
-    csc_pj = (
-        (A32 + M32) * snm
+
+def csc_energy(s: LayerStats, net: Network) -> float:
+    n, m, nm, snm = s.n, s.m, s.nm, float(s.nnz)
+    return (
+        (ADD[32] + MUL[32]) * snm
         + (rw(snm, bitreq(n)) + rw(snm, 32) + rw(n, 32)) * snm
         + rw(snm, bitreq(n)) * nm  # (sic)
         + rw(m, 32) * nm  # (sic)
     )
 
-    k = s.table.k
-    im_pj = (rw(k, 32) + rw(nm, bitreq(k))) * nm + multiply_add + output
 
-    return {fmt: pj / nm for fmt, pj in
-            {"HAM": ham_pj, "sHAM": sham_pj, "CSC": csc_pj, "IM": im_pj, "CSER": cser_pj}.items()}
+def im_energy(s: LayerStats, net: Network) -> float:
+    nm, k = s.nm, s.table.k
+    return (rw(k, 32) + rw(nm, bitreq(k))) * nm + _multiply_add(s) + _output(s)
 
 
 def paper_space(W) -> dict:
-    """Bits per entry of W in each format (keys HAM, sHAM, CSC, IM, CSER, dense, HAM-ub, sHAM-ub).
+    """Bits per entry of W in each format (keys HAM, sHAM, CSC, IM, CSER, dense, HAM-ub, sHAM-ub:
+    those of `network_space`).
 
     W may be a matrix or its `LayerStats` (to share the statistics with `paper_energy`)."""
     return network_space([W])
 
 
 def paper_energy(W) -> dict:
-    """Picojoules per entry of one vector-W product (keys HAM, sHAM, CSC, IM, CSER)."""
+    """Picojoules per entry of one vector-W product (keys HAM, sHAM, CSC, IM, CSER: those of
+    `network_energy`)."""
     return network_energy([W])

@@ -8,6 +8,7 @@ import math
 import os
 import shlex
 import sys
+import tempfile
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -19,6 +20,12 @@ from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 ROOT = Path(workflow.basedir)
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+SRC = ROOT / "src"
+
+# The formats (hamsham.catalogue) and the memory readers (hamsham.memory) of this
+# checkout; neither imports anything heavy.
+sys.path.insert(0, str(SRC))
+from hamsham import catalogue, memory
 
 
 # ------------------------------------------------------------ configuration
@@ -57,19 +64,34 @@ def coerce_to_schema(value, schema):
     return value
 
 
+def validate_config(config):
+    """Validate `config` against the schema with the formats of hamsham.catalogue as the
+    allowed values of `formats` and the study's as its default (the schema file names
+    none: the catalogue is their one list)."""
+    with open(SCHEMA) as handle:
+        schema = yaml.safe_load(handle)
+    formats = schema["properties"]["formats"]
+    formats["items"]["enum"] = catalogue.names()
+    formats["default"] = catalogue.study_names()
+    with tempfile.TemporaryDirectory(prefix="hamsham-schema-") as folder:
+        path = Path(folder) / SCHEMA.name
+        path.write_text(yaml.safe_dump(schema, sort_keys=False))
+        validate(config, str(path))
+
+
 with open(SCHEMA) as _handle:
     _SCHEMA = yaml.safe_load(_handle)
 for _key in list(config):
     config[_key] = coerce_to_schema(config[_key], _SCHEMA["properties"].get(_key, {}))
-validate(config, str(SCHEMA))
+validate_config(config)
 
 DATASET = config["dataset"]
 FORMATS = list(config["formats"])
 THREADS = sorted(config["threads"])
 MAX_THREADS = max(THREADS)
 TIMING = config["timing"]
-# The space model also reports the two upper bounds.
-SPACE_FORMATS = ["HAM", "sHAM", "CSC", "IM", "CSER", "dense", "HAM-ub", "sHAM-ub"]
+# The keys of the space model: formats and their upper bounds (the order of the results).
+SPACE_FORMATS = catalogue.space_names()
 # The names of the paper's tables (results/<dataset>/tables/<name>.{tex,md,html})
 # and figures (figures/<dataset>/<name>.{pdf,png}).
 TABLES = [
@@ -86,13 +108,10 @@ FIGURES = TABLES
 # scripts put src/ first on sys.path (workflow/scripts/_pipeline.py), so the
 # pipeline runs this checkout's hamsham whether or not it is installed.
 SCRIPTS = ROOT / "workflow" / "scripts"
-SRC = ROOT / "src"
-sys.path.insert(0, str(SRC))  # this checkout's hamsham, as in the scripts
-from hamsham import memory
 KERNEL = os.path.relpath(SRC / "hamsham" / "_kernel.so")
 KERNEL_SOURCES = sorted(
     os.path.relpath(p)
-    for pattern in ("build.sh", "CMakeLists.txt", "*.cmake", "src/*", "include/*")
+    for pattern in ("build.sh", "CMakeLists.txt", "src/*")
     for p in (ROOT / "ext").glob(pattern)
     if p.is_file()
 )
@@ -131,21 +150,36 @@ def _imports(path):
     return found
 
 
+# hamsham loads these by name from its catalogue: hamsham.formats the formats'
+# classes, hamsham.model their model terms.
+_LOADED_BY_NAME = {
+    SRC / "hamsham" / "formats.py": ("cls",),
+    SRC / "hamsham" / "model.py": ("space", "energy", "bound"),
+}
+
+
+def _loaded_by_name(path):
+    """The files of the modules that module `path` loads through hamsham.catalogue."""
+    names = catalogue.modules(*_LOADED_BY_NAME.get(path, ()))
+    return {_module_file(name) for name in names} - {None}
+
+
 _CODE_CACHE = {}
 
 
 def code(script):
     """The files that running workflow/scripts/`script` reads: the script, the modules
-    of ours it imports (transitively) and, when hamsham.kernel is among them, the
-    compiled kernel. Rules take these as input, so an edit reruns exactly the jobs
-    whose code changed, and a rule that needs no kernel never waits for it."""
+    of ours it imports (transitively, with those it loads through hamsham.catalogue)
+    and, when hamsham.kernel is among them, the compiled kernel.
+    Rules take these as input, so an edit reruns exactly the jobs whose code changed,
+    and a rule that needs no kernel never waits for it."""
     if script not in _CODE_CACHE:
         todo, seen = [SCRIPTS / script], set()
         while todo:
             path = todo.pop()
             if path not in seen:
                 seen.add(path)
-                todo.extend(_imports(path) - seen)
+                todo.extend((_imports(path) | _loaded_by_name(path)) - seen)
         files = sorted(os.path.relpath(p) for p in seen)
         if SRC / "hamsham" / "kernel.py" in seen:
             files.append(KERNEL)
@@ -170,7 +204,7 @@ wildcard_constraints:
     dataset="demo|paper",
     matrix=r"[^/]+",
     net=r"[^/]+",
-    format="|".join(["HAM", "sHAM", "CSC", "IM", "CSER", "dense"]),
+    format="|".join(catalogue.names()),
 
 
 # ------------------------------------------------------ memory and timing
@@ -195,7 +229,8 @@ else:
 
 # What each job may need, as (MiB, multiple of its float32 matrix): an upper
 # envelope of the peak resident memory measured with bench/scale.py on the
-# look-alikes of imagenet (density 0.31) and census (density 0.57). At full size
+# look-alikes of imagenet (density 0.31) and census (density 0.57); the factors of
+# the `encode` and `time` jobs are each format's in hamsham.catalogue. At full size
 # (imagenet 4333 MiB): encode dense 4539, HAM 4950, CSER 5891, sHAM 6163, IM 6706,
 # CSC 7345 MiB; time IM 6589, dense 4499, CSC 2851 MiB; model 4374 MiB; to_npy
 # and reference ~300 MiB (README, "At full size"). It is declared as the job's
@@ -219,18 +254,8 @@ MEMORY = {
     "reference": (500, 0.0),  # reads the matrix in row blocks
     "model": (400, 1.2),
     "net_model": (400, 1.2),  # the layers one after the other (declared for all)
-    ("encode", "dense"): (400, 1.1),  # W itself
-    ("encode", "HAM"): (400, 1.4),
-    ("encode", "sHAM"): (400, 1.8),
-    ("encode", "CSER"): (400, 1.8),
-    ("encode", "IM"): (400, 1.7),
-    ("encode", "CSC"): (400, 2.4),
-    ("time", "dense"): (400, 1.1),
-    ("time", "HAM"): (400, 0.5),
-    ("time", "sHAM"): (400, 0.8),
-    ("time", "CSER"): (400, 0.8),
-    ("time", "IM"): (400, 1.6),  # rebuilds the dense matrix for each product (the study's protocol)
-    ("time", "CSC"): (400, 1.2),
+    **{("encode", f.name): (400, f.encode_memory) for f in catalogue.FORMATS},
+    **{("time", f.name): (400, f.time_memory) for f in catalogue.FORMATS},
 }
 
 

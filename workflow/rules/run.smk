@@ -2,7 +2,7 @@
 #   to_npy     the archive's text -> one float32 .npy per matrix (streamed)
 #   reference  X @ W in float64 for the timing protocol's X (read in row blocks)
 #   model      the paper's space and energy model of the matrix
-#   encode     one format: encoded file, exact round-trip check, size
+#   encode     one format: encoded file, its measured round trip, size
 #   time       one format: X @ W timed by the paper's protocol, checked against
 #              the reference; takes every core, so nothing else runs meanwhile
 #   net_model  the model of a network (its layers share one code)

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 MIB = 2**20
-FORMAT_CODES = {"HAM": "ham", "sHAM": "sham", "CSC": "csc", "IM": "im", "CSER": "cser", "dense": "dense"}
 
 
 def use_src():

@@ -2,7 +2,8 @@
 
 import pandas as pd
 
-ALL_FORMATS = ["HAM", "sHAM", "CSC", "IM", "CSER", "dense"]
+from hamsham import catalogue
+
 
 MEASURES = {
     "space": {
@@ -10,15 +11,15 @@ MEASURES = {
         "title": "Space occupancy",
         "label": r"space occupancy $\psi/32$ (dense = 1)",
         "text": "space occupancy psi/32 (compressed size over dense float32 size; dense = 1)",
-        "formats": ALL_FORMATS,
-        "bounds": ["HAM-ub", "sHAM-ub"],
+        "formats": [f.name for f in catalogue.FORMATS if f.space],
+        "bounds": [f.bound_name for f in catalogue.FORMATS if f.bound],
     },
     "energy": {
         "value": "pj_per_entry",
         "title": "Energy",
         "label": "energy of $xW$ (pJ per matrix entry)",
         "text": "energy of one vector-matrix product (pJ per matrix entry, the paper's model)",
-        "formats": ["HAM", "sHAM", "CSC", "IM", "CSER"],
+        "formats": catalogue.energy_names(),
         "bounds": [],
     },
     "time": {
@@ -26,14 +27,14 @@ MEASURES = {
         "title": "Dot time",
         "label": "time of $XW$ (s per input row)",
         "text": "time of X @ W (seconds per input row, mean of the paper's protocol)",
-        "formats": ALL_FORMATS,
+        "formats": catalogue.names(),
         "bounds": [],
     },
 }
 
 
 def formats_for(measure, configured):
-    """The measure's formats, in the paper's order, restricted to the configured ones."""
+    """The measure's formats, in catalogue order, restricted to the configured ones."""
     return [f for f in MEASURES[measure]["formats"] if f in configured]
 
 

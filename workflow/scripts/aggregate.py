@@ -1,12 +1,15 @@
 """Gather the per-run CSVs of a dataset into its result tables.
 
-Per matrix: matrices.csv, space.csv, energy.csv, time.csv (and encode.csv);
+Per matrix: matrices.csv, space.csv, energy.csv, time.csv and encode.csv (an
+inexact round trip recorded by an `encode` job stops the run here);
 per network: nets_space.csv and nets_energy.csv (the network model, one job per
 net), nets_time.csv (sum over the net's layers; a net is listed at a thread
 count only when all its layers were timed).
 """
 
-from _pipeline import atomic_path, log, start_job
+import os
+
+from _pipeline import atomic_path, fail, log, start_job
 
 start_job(snakemake.log[0])  # noqa: F821
 
@@ -19,7 +22,8 @@ COLUMNS = {
     "energy": ["matrix", "format", "pj_per_entry"],
     "time": ["matrix", "format", "threads", "rows", "seconds_per_row", "seconds_per_row_std", "max_abs_err",
              "max_rel_err", "timed_from", "timed_to"],
-    "encode": ["matrix", "format", "rows", "cols", "nbits", "bits_per_entry", "encode_seconds", "roundtrip_exact"],
+    "encode": ["matrix", "format", "rows", "cols", "nbits", "bits_per_entry", "encode_seconds",
+               "roundtrip_wrong_entries", "roundtrip_max_abs_err"],
     "nets_space": ["net", "format", "bits_per_entry", "ratio_vs_dense"],
     "nets_energy": ["net", "format", "pj_per_entry"],
     "nets_time": ["net", "format", "threads", "rows", "seconds_per_row", "seconds_per_row_std", "max_abs_err",
@@ -69,6 +73,17 @@ def net_times(time, inventory):
     return pd.DataFrame(rows, columns=COLUMNS["nets_time"])
 
 
+def check_roundtrips(encode, paths):
+    """Stop the run, before writing any table, when an encoding did not give back its
+    matrix exactly (its run CSV, one of `paths`, records by how much)."""
+    bad = encode[encode["roundtrip_wrong_entries"] != 0]
+    if len(bad):
+        cases = "; ".join(f"{row.matrix} as {row.format}: {row.roundtrip_wrong_entries} entries differ, "
+                          f"max |error| {row.roundtrip_max_abs_err:g}" for row in bad.itertuples())
+        folder = os.path.commonpath([os.path.dirname(path) for path in paths])
+        fail(f"inexact round trips (recorded under {folder}): {cases}")
+
+
 def write(table, path):
     with atomic_path(path, suffix=".tmp") as tmp:
         table.to_csv(tmp, index=False)
@@ -96,9 +111,7 @@ def main(sm):
         tables[name] = order(tables[name], "matrix", names, formats)
     for name in ("nets_space", "nets_energy", "nets_time"):
         tables[name] = order(tables[name], "net", nets, formats)
-    bad = tables["encode"][~tables["encode"]["roundtrip_exact"].astype(bool)]
-    if len(bad):
-        raise ValueError(f"inexact round trips: {bad[['matrix', 'format']].values.tolist()}")
+    check_roundtrips(tables["encode"], sm.input.encode)
     for name, table in tables.items():
         write(table, sm.output[name])
         log(f"{sm.output[name]}: {len(table)} rows")

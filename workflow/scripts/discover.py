@@ -1,6 +1,6 @@
-"""The checkpoint: list the matrices of a dataset (hamsham.archive.discover)."""
+"""The checkpoint: list the matrices of a dataset (hamsham.archive.discover, which refuses
+an empty tree and repeated names) and refuse any file that is no matrix."""
 
-from collections import Counter
 from pathlib import Path
 
 from _pipeline import fail, log, start_job, write_csv
@@ -26,14 +26,6 @@ def main(sm):
         entries = discover(root)
     except InputError as err:  # names the file or folder and the problem
         fail(f"{err}{origin}")
-    if not entries:
-        fail(f"{root}: no matrices found (expected nns/data/matrices/<net>_<layer>.csv "
-             f"or benchmark/data/matrices/<name>.<mtx|csv|txt>){origin}")
-    counts = Counter(entry.name for entry in entries)
-    clashes = sorted(name for name, count in counts.items() if count > 1)
-    if clashes:
-        paths = [str(entry.path) for entry in entries if entry.name in clashes]
-        fail(f"matrix names must be unique (file stems), but these repeat: {clashes}: {paths}{origin}")
     for entry in entries:  # a file that is no matrix is refused now, not after a long load
         try:
             sniff_matrix_file(entry.path)

@@ -22,16 +22,9 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from _results import MEASURES, formats_for, load  # noqa: E402
+from hamsham.catalogue import bound_of, style  # noqa: E402
 
-STYLE = {
-    "HAM": ("#1f77b4", "o"),
-    "sHAM": ("#ff7f0e", "s"),
-    "CSC": ("#2ca02c", "^"),
-    "IM": ("#d62728", "v"),
-    "CSER": ("#9467bd", "D"),
-    "dense": ("#7f7f7f", "x"),
-}
-BOUND_OF = {"HAM-ub": "HAM", "sHAM-ub": "sHAM"}
+BOUND_OF = bound_of()  # a bound's name -> its format's
 
 plt.rcParams.update({
     "font.size": 9,
@@ -85,12 +78,12 @@ def nets_figure(table, measure, formats, dataset):
                 rows = part[part.format == fmt].sort_values("pruning")
                 if rows.empty:
                     continue
-                color, marker = STYLE[BOUND_OF.get(fmt, fmt)]
+                color, marker, line = style(BOUND_OF.get(fmt, fmt))
                 if fmt in BOUND_OF:
                     ax.plot(rows["pruning"].map(x), rows["value"], ls="--", lw=1.0, color=color, alpha=0.8)
                 else:
                     ax.plot(rows["pruning"].map(x), rows["value"], marker=marker, ms=4, lw=1.5,
-                            color=color, ls=":" if fmt == "dense" else "-")
+                            color=color, ls=line)
             ax.set_xticks(range(len(levels)), [str(int(p)) for p in levels])
             title = f"{arch}, k = {int(k)}"
             if t is not None:
@@ -100,9 +93,9 @@ def nets_figure(table, measure, formats, dataset):
             if c == 0:
                 ax.set_ylabel(spec["label"])
             finish_log_axis(ax)
-    handles = [Line2D([], [], color=STYLE[f][0], marker=STYLE[f][1], ls=":" if f == "dense" else "-",
-                      label=f) for f in formats]
-    handles += [Line2D([], [], color=STYLE[BOUND_OF[b]][0], ls="--", label=f"{b} (upper bound)")
+    handles = [Line2D([], [], color=style(f)[0], marker=style(f)[1], ls=style(f)[2], label=f)
+               for f in formats]
+    handles += [Line2D([], [], color=style(BOUND_OF[b])[0], ls="--", label=f"{b} (upper bound)")
                 for b in bounds]
     fig.suptitle(f"{spec['title']} of the compressed networks ({dataset})", fontsize=11)
     fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 8), frameon=False)
@@ -122,7 +115,7 @@ def benchmark_figure(table, measure, formats, dataset):
         for i, fmt in enumerate(formats):
             rows = part[part.format == fmt].set_index("key").reindex(keys)
             xs = np.arange(len(keys)) + (i - (len(formats) - 1) / 2) * width
-            ax.bar(xs, rows["value"], width=width, color=STYLE[fmt][0], label=fmt,
+            ax.bar(xs, rows["value"], width=width, color=style(fmt)[0], label=fmt,
                    edgecolor="white", linewidth=0.4)
         ax.set_xticks(range(len(keys)), keys, rotation=15 if len(keys) > 4 else 0)
         ax.set_ylabel(spec["label"])
@@ -130,7 +123,7 @@ def benchmark_figure(table, measure, formats, dataset):
             ax.set_title(f"{int(t)} thread{'s' if t > 1 else ''}")
         finish_log_axis(ax)
         ax.grid(False, axis="x", which="both")
-    handles = [Patch(color=STYLE[f][0], label=f) for f in formats]
+    handles = [Patch(color=style(f)[0], label=f) for f in formats]
     fig.suptitle(f"{spec['title']} of the benchmark matrices ({dataset})", fontsize=11)
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False)
     return fig
@@ -152,7 +145,7 @@ def main(sm):
         with atomic_path(sm.output[key]) as tmp:
             fig.savefig(tmp, format=key, dpi=150)
     plt.close(fig)
-    log(f"{sm.output.png}, {sm.output.pdf}: {len(table)} values")
+    log(f"{sm.output.png}, {sm.output.pdf}: {len(table)} values of {', '.join(formats) or 'no format'}")
 
 
 main(snakemake)  # noqa: F821

@@ -8,9 +8,6 @@ import argparse
 
 from _pipeline import heartbeat, log, npy_shape, require_memory, start_job, write_csv
 
-SPACE = ["HAM", "sHAM", "CSC", "IM", "CSER", "dense", "HAM-ub", "sHAM-ub"]
-ENERGY = ["HAM", "sHAM", "CSC", "IM", "CSER"]
-
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
@@ -38,11 +35,11 @@ def main(argv=None):
     write_csv(args.stats, ["matrix", "group", "rows", "cols", "nnz", "density", "distinct"],
               [[args.matrix, args.group, n, m, nnz, nnz / (n * m), distinct]])
     write_csv(args.space, ["matrix", "format", "bits_per_entry", "ratio_vs_dense"],
-              [[args.matrix, f, float(space[f]), float(space[f]) / 32.0] for f in SPACE if f in space])
+              [[args.matrix, f, float(psi), float(psi) / 32.0] for f, psi in space.items()])
     write_csv(args.energy, ["matrix", "format", "pj_per_entry"],
-              [[args.matrix, f, float(energy[f])] for f in ENERGY if f in energy])
+              [[args.matrix, f, float(pj)] for f, pj in energy.items()])
     log(f"{args.matrix}: nnz {nnz}, {distinct} distinct; psi "
-        + ", ".join(f"{f} {space[f]:.4g}" for f in SPACE if f in space))
+        + ", ".join(f"{f} {psi:.4g}" for f, psi in space.items()))
 
 
 if __name__ == "__main__":

@@ -7,9 +7,6 @@ import argparse
 
 from _pipeline import heartbeat, log, npy_shape, require_memory, start_job, write_csv
 
-SPACE = ["HAM", "sHAM", "CSC", "IM", "CSER", "dense", "HAM-ub", "sHAM-ub"]
-ENERGY = ["HAM", "sHAM", "CSC", "IM", "CSER"]
-
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
@@ -31,10 +28,10 @@ def main(argv=None):
         space = network_space(stats)
         energy = network_energy(stats)
     write_csv(args.space, ["net", "format", "bits_per_entry", "ratio_vs_dense"],
-              [[args.net, f, float(space[f]), float(space[f]) / 32.0] for f in SPACE if f in space])
+              [[args.net, f, float(psi), float(psi) / 32.0] for f, psi in space.items()])
     write_csv(args.energy, ["net", "format", "pj_per_entry"],
-              [[args.net, f, float(energy[f])] for f in ENERGY if f in energy])
-    log(f"{args.net}: psi " + ", ".join(f"{f} {space[f]:.4g}" for f in SPACE if f in space))
+              [[args.net, f, float(pj)] for f, pj in energy.items()])
+    log(f"{args.net}: psi " + ", ".join(f"{f} {psi:.4g}" for f, psi in space.items()))
 
 
 if __name__ == "__main__":
