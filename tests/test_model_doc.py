@@ -94,12 +94,13 @@ def test_code_figures(W):
     rows = {r["quantity"]: r for r in table("code-figures")}
     for name, code in codes.items():
         long_entries = int(code.table.counts[code.lengths > code.t].sum())
+        stream_bits = int(code.table.counts @ code.lengths.astype(np.int64))  # every entry's codeword
         expected = {
             "symbols (`k`, `k'`)": code.k,
             "`lmax`": code.lmax,
             "`t`": code.t,
-            "stream bits `B`": code.stream_bits,
-            "words `N`": -(-code.stream_bits // 32),
+            "stream bits `B`": stream_bits,
+            "words `N`": -(-stream_bits // 32),
             "long entries `D`": long_entries,
             "`code_space`": code.space_bits(),
             "`code_ub_space`": code_ub_space(code.k),
