@@ -2,9 +2,11 @@
 
 The MLP (64 inputs, the configured hidden layers with ReLU, 10 softmax outputs) is
 trained by the small NumPy loop below (mini-batch Adam on the cross-entropy,
-float32): with hidden layers of thousands of units it is several times faster
-than scikit-learn's MLPClassifier (float64), and its masked fine-tuning is
-explicit. Pruning is iterative: going through the levels p in increasing order,
+float32, a fixed number of epochs). Against scikit-learn's MLPClassifier it is a
+little faster (64-2048-2048-10, one core: 0.7 against 0.9 s of CPU per epoch) and
+its fine-tuning masks the gradient at every step, where MLPClassifier's partial_fit
+could only re-zero the pruned weights after each epoch (they moved, and trained the
+others, in between). Pruning is iterative: going through the levels p in increasing order,
 each weight matrix of the previous level's net keeps its (100 - p) % largest-
 magnitude weights (the others become 0) and the net is fine-tuned a few epochs
 with the pruning mask held fixed (biases are not pruned). For every number of
