@@ -34,9 +34,9 @@ from hamsham.io import save_matrix_csv  # noqa: E402
 class MLP:
     """ReLU hidden layers, softmax output; weights W[i] of shape (inputs, outputs), float32.
 
-    Trained by mini-batch Adam on the mean cross-entropy plus `alpha`/2 * sum of squared
-    weights (scikit-learn's MLPClassifier defaults: batch 200, learning rate 1e-3,
-    alpha 1e-4, Glorot-uniform initialization).
+    Trained by mini-batch Adam on the batch's mean cross-entropy plus alpha / (2 * batch
+    size) * the sum of the squared weights, as scikit-learn's MLPClassifier, with its
+    defaults (batch 200, learning rate 1e-3, alpha 1e-4, Glorot-uniform initialization).
     """
 
     def __init__(self, sizes, seed, learning_rate=1e-3, alpha=1e-4, batch=200):
