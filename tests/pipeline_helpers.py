@@ -50,6 +50,7 @@ COLUMNS = {
                   "max_abs_err", "max_rel_err"],
 }
 TABLES = [f"{m}_{p}" for p in ("nets", "benchmark") for m in ("space", "energy", "time")]
+FIGURES = TABLES + ["accuracy_space_nets"]  # + accuracy against space of the nets
 
 
 _BUILT = {}
@@ -128,7 +129,7 @@ def check_outputs(work, dataset):
             assert path.stat().st_size > 0, path
     from PIL import Image
 
-    for name in TABLES:
+    for name in FIGURES:
         pdf = Path(work) / "figures" / dataset / f"{name}.pdf"
         png = pdf.with_suffix(".png")
         assert pdf.read_bytes()[:5] == b"%PDF-", pdf

@@ -1,5 +1,6 @@
 """load_matrix(), convert_to_npy(), sniff_matrix_file() and save_matrix_csv(): formats, rules,
 error messages, bounded reading."""
+import io
 import os
 import pickle
 import time
@@ -414,3 +415,18 @@ def test_save_rejects_bad_matrices_and_leaves_old_file(tmp_path):
 def test_save_load_round_trip_property(tmp_path_factory, W):
     path = save_matrix_csv(W, tmp_path_factory.mktemp("rt") / "w.csv")
     assert load_matrix(path).tobytes() == np.ascontiguousarray(W).tobytes()
+
+
+@pytest.mark.parametrize("distinct", [5, hio.FEW_DISTINCT + 1])
+def test_save_writes_the_text_of_savetxt(tmp_path, distinct):
+    """Few distinct values (a quantized layer) are formatted once each; the text is the same."""
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal(distinct).astype(np.float32)
+    W = values[rng.permutation(np.arange(300 * 300) % distinct)].reshape(300, 300)
+    W[rng.random(W.shape) < 0.5] = 0
+    W[0, 0] = -0.0
+    for name, matrix in (("with_negative_zero", W), ("without", np.where(W == 0, 0, W))):
+        path = save_matrix_csv(matrix, tmp_path / f"{name}.csv")
+        expected = io.StringIO()
+        np.savetxt(expected, matrix, fmt="%.9g", delimiter=",")
+        assert path.read_text() == expected.getvalue(), name

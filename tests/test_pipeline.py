@@ -191,18 +191,25 @@ def test_bad_matrix_file_stops_with_a_clear_message(work, tmp_path):
 
 @pytest.mark.slow
 def test_demo_run_and_report(work):
+    # The default demo's structure (two hidden layers: 3 layers per net), narrower.
     config = write_config(
         work, threads=[1, 2],
-        demo={"pruning": [50, 95], "clusters": [32, 256], "finetune_epochs": 5,
-              "benchmark": ["bar", "digits"]})
+        demo={"hidden": [64, 64], "epochs": 20, "pruning": [50, 95], "clusters": [32, 256],
+              "finetune_epochs": 5, "benchmark": ["bar", "digits"]})
     snakemake(work, "--configfile", config)
     results = check_outputs(work, "demo")
     matrices = read_csv(results / "matrices.csv")
     nets = {row["matrix"].rsplit("_", 1)[0] for row in matrices if row["group"] == "mlp"}
     assert len(nets) == 4 and all(net.startswith(("mlp_50-0-", "mlp_95-0-")) for net in nets)
+    shapes = {(row["rows"], row["cols"]) for row in matrices if row["group"] == "mlp"}
+    assert shapes == {("64", "64"), ("64", "10")}  # 64 x 64 twice: the input and the hidden layer
     assert {row["matrix"] for row in matrices if row["group"] == "benchmark"} == {"bar", "digits"}
     training = read_csv(results / "demo_training.csv")
-    assert len(training) == 4 and all(0 < float(row["accuracy"]) <= 1 for row in training)
+    assert len(training) == 4 and all(row["layers"] == "3" for row in training)
+    # A trained net: digits is easy (chance is 0.1); half its weights pruned, it still is.
+    assert all(float(row["accuracy_dense"]) > 0.9 for row in training)
+    assert all(float(row["accuracy"]) > 0.85 for row in training if row["pruning"] == "50")
+    assert all(row["net"].endswith(row["accuracy"]) for row in training)
     for row in matrices:  # quantized nets: at most k nonzero values per layer, plus zero
         if row["group"] == "mlp":
             k = int(row["matrix"].split("-")[2])
@@ -221,6 +228,7 @@ def test_demo_run_and_report(work):
     assert report.stat().st_size > 100_000
     text = report.read_text(errors="replace")
     assert "space_nets.png" in text and "time_benchmark.html" in text
+    assert "accuracy_space_nets.png" in text
     # A second run has nothing to do.
     again = snakemake(work, "--configfile", config, "-n")
     assert "Nothing to be done" in again.stdout

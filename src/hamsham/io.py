@@ -144,6 +144,10 @@ def available_memory(margin=MEMORY_MARGIN) -> int:
     return max(0, available_bytes() - margin)
 
 
+# save_matrix_csv formats each value once when a matrix holds at most this many.
+FEW_DISTINCT = 1 << 16
+
+
 def save_matrix_csv(W, path) -> Path:
     """Write `W` as comma-separated float32 text that `load_matrix` reads back bit for bit.
 
@@ -155,7 +159,16 @@ def save_matrix_csv(W, path) -> Path:
         raise InputError(path, "save_matrix_csv writes .csv or .txt files only")
     W = _checked_float32(path, np.asarray(W))
     with _atomic(path) as tmp, open(tmp, "x", encoding="ascii", newline="\n") as f:
-        np.savetxt(f, W, fmt="%.9g", delimiter=",")  # 9 significant digits round-trip float32
+        distinct, index = np.unique(W, return_inverse=True)
+        negative_zero = bool(np.signbit(W[W == 0]).any())  # unique() merges it with 0
+        if distinct.size <= FEW_DISTINCT and not negative_zero:
+            # Pruned and quantized layers hold few values: format each once (the
+            # same text as savetxt's, several times faster).
+            text = np.array(["%.9g" % v for v in distinct])
+            index = index.reshape(W.shape)
+            f.writelines(",".join(text[row]) + "\n" for row in index)
+        else:
+            np.savetxt(f, W, fmt="%.9g", delimiter=",")  # 9 significant digits round-trip float32
         f.flush()
         os.fsync(f.fileno())
     return path

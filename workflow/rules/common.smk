@@ -99,7 +99,8 @@ TABLES = [
     for part in ("nets", "benchmark")
     for measure in ("space", "energy", "time")
 ]
-FIGURES = TABLES
+# Each network's accuracy against its space occupancy (rule accuracy_figure).
+FIGURES = TABLES + ["accuracy_space_nets"]
 
 
 # ------------------------------------------------------ code the rules run

@@ -60,3 +60,33 @@ rule figure:
         "../../envs/hamsham.yaml"
     script:
         "../scripts/figures.py"
+
+
+# Each network's accuracy (the score in its name) against its space occupancy.
+rule accuracy_figure:
+    input:
+        data="results/{dataset}/nets_space.csv",
+        inventory=inventory_file,
+        code=code("figures.py"),
+    output:
+        pdf="figures/{dataset}/accuracy_space_nets.pdf",
+        png=report(
+            "figures/{dataset}/accuracy_space_nets.png",
+            caption="../report/accuracy_figure.rst",
+            category="Figures",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "measure": "accuracy vs space", "part": "nets"},
+        ),
+    params:
+        formats=FORMATS,
+        figure="accuracy_space",
+    log:
+        "logs/{dataset}/figure/accuracy_space_nets.log",
+    benchmark:
+        "benchmarks/{dataset}/figure/accuracy_space_nets.tsv"
+    resources:
+        mem_mb=MEMORY["figure"][0],
+    conda:
+        "../../envs/hamsham.yaml"
+    script:
+        "../scripts/figures.py"

@@ -3,6 +3,9 @@
 nets: the measure against the pruning level, one panel per (architecture, k)
 (and per thread count for time), one line per format; benchmark: grouped bars
 per matrix, one bar per format. Log scale on the value axis.
+accuracy_space (rule accuracy_figure): each net's score (its test accuracy, from
+its name) against its space occupancy, one panel per (architecture, format),
+one line per k through the pruning levels.
 """
 
 import os
@@ -14,6 +17,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("MPLCONFIGDIR", os.path.join(os.path.dirname(os.path.abspath(snakemake.log[0])), ".mpl"))  # noqa: F821
 
 import matplotlib  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -129,7 +133,71 @@ def benchmark_figure(table, measure, formats, dataset):
     return fig
 
 
+def accuracy_space_figure(table, formats, dataset):
+    """Score against space occupancy: rows = architectures, columns = formats (space axis
+    shared along a row), one line per k whose points are the pruning levels (labelled on
+    the first line); dotted: dense (space 1)."""
+    archs = list(dict.fromkeys(table["arch"]))
+    ks = sorted(table["clusters"].unique())
+    colors = plt.get_cmap("viridis")(np.linspace(0.1, 0.8, len(ks)))
+    fig, axes = plt.subplots(len(archs), len(formats), figsize=(2.9 * len(formats) + 0.6, 2.9 * len(archs)),
+                             squeeze=False, sharex="row", sharey="row", layout="constrained")
+    # The demo's nets are ours: their score is the test accuracy.
+    ylabel = "test accuracy" if dataset == "demo" else "score in the net's name"
+    for r, arch in enumerate(archs):
+        part = table[table.arch == arch]
+        for c, fmt in enumerate(formats):
+            ax = axes[r][c]
+            ax.axvline(1.0, color=style("dense")[0], ls=":", lw=1.0)
+            for i, (k, color) in enumerate(zip(ks, colors)):
+                rows = part[(part.format == fmt) & (part.clusters == k)].sort_values("pruning")
+                if rows.empty:
+                    continue
+                ax.plot(rows["value"], rows["score"], marker="o", ms=4, lw=1.5, color=color)
+                if i == 0:
+                    for _, row in rows.iterrows():
+                        ax.annotate(f"{int(row['pruning'])}", (row["value"], row["score"]),
+                                    textcoords="offset points", xytext=(3, 3), fontsize=6.5, color="0.35")
+            ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+            ax.grid(True, which="minor", alpha=0.12)
+            ax.set_title(f"{arch}, {fmt}")
+            ax.set_xlabel(r"space occupancy $\psi/32$")
+            if c == 0:
+                ax.set_ylabel(ylabel)
+    handles = [Line2D([], [], color=color, marker="o", label=f"k = {int(k)}") for k, color in zip(ks, colors)]
+    handles.append(Line2D([], [], color=style("dense")[0], ls=":", label="dense (space 1)"))
+    fig.suptitle(f"Accuracy against space occupancy of the compressed networks ({dataset}; "
+                 "point labels: pruning %)", fontsize=11)
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False)
+    return fig
+
+
+def save(fig, sm):
+    for key in ("pdf", "png"):
+        with atomic_path(sm.output[key]) as tmp:
+            fig.savefig(tmp, format=key, dpi=150)
+    plt.close(fig)
+
+
+def main_accuracy_space(sm):
+    dataset = sm.wildcards.dataset
+    table = load("space", "nets", sm.input.data, sm.input.inventory)
+    # dense is 1 for every net: the formats that compress
+    formats = [f for f in formats_for("space", sm.params.formats) if f != "dense"]
+    table = table[table["format"].isin(formats) & (table["value"] > 0)].dropna(subset=["score"])
+    formats = [f for f in formats if f in set(table["format"])]
+    if table.empty or not formats:
+        fig = empty_figure(f"No networks with a score and space results in the {dataset} dataset.")
+    else:
+        fig = accuracy_space_figure(table, formats, dataset)
+    save(fig, sm)
+    log(f"{sm.output.png}, {sm.output.pdf}: {len(table)} values")
+
+
 def main(sm):
+    if sm.params.get("figure") == "accuracy_space":
+        return main_accuracy_space(sm)
     measure, part, dataset = sm.wildcards.measure, sm.wildcards.part, sm.wildcards.dataset
     table = load(measure, part, sm.input.data, sm.input.inventory)
     formats = [f for f in formats_for(measure, sm.params.formats) if f in set(table["format"])]
@@ -141,10 +209,7 @@ def main(sm):
         fig = nets_figure(table, measure, formats, dataset)
     else:
         fig = benchmark_figure(table, measure, formats, dataset)
-    for key in ("pdf", "png"):
-        with atomic_path(sm.output[key]) as tmp:
-            fig.savefig(tmp, format=key, dpi=150)
-    plt.close(fig)
+    save(fig, sm)
     log(f"{sm.output.png}, {sm.output.pdf}: {len(table)} values of {', '.join(formats) or 'no format'}")
 
 
