@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 KERNEL := src/hamsham/_kernel.so
 CORES  ?= all
 
-.PHONY: install kernel test test-slurm bench-slurm run bench bench-scale sanitize test-sanitize clean
+.PHONY: install kernel lint test test-slurm bench-slurm run bench bench-scale sanitize test-sanitize clean
 
 install: $(VENV)/.installed kernel
 
@@ -23,7 +23,13 @@ $(VENV)/.installed: requirements.txt
 kernel: $(VENV)/.installed
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH bash ext/build.sh build/ext
 
-test: install
+# ruff (pyproject.toml [tool.ruff]), snakefmt and Snakemake's own linter: all clean.
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/snakefmt --check .
+	$(VENV)/bin/snakemake --lint
+
+test: install lint
 	$(PY) -m pytest -q -rs
 
 # The reduced demo through profiles/slurm on a one-node SLURM cluster started on this

@@ -41,8 +41,8 @@ pairs interleaved in a rotating order; a round's figure is the best of
 Bursts of load from other processes then hit all formats alike and the ratios
 stay stable. Dense and IM (whose products run in BLAS) come last in each round,
 and rounds are separated by a short rest, so that OpenBLAS's spinning worker
-threads do not take a core from the next format's threads. The load average and the CPU time other processes took during the
-run are printed (a warning when they exceed about one core: the 2-thread
+threads do not take a core from the next format's threads. The load average and
+the CPU time other processes took during the run are printed (a warning when they exceed about one core: the 2-thread
 figures are then unreliable on a 2-core machine).
 
 Every product (1 and 2 threads) is checked against the float64 dense product
@@ -76,7 +76,8 @@ SUBSET = ROOT.parent / "shared" / "data" / "sham_data_subset.tar.gz"
 # The subset's largest layers: name prefixes (the names end with the model's score).
 SUBSET_LAYERS = ["vgg_30-0-256-", "vgg_90-0-32-", "SiNa"]
 GENERATED = ("nn", "nn_dense", "census_like")
-KERNEL_FORMATS = tuple(f.code for f in catalogue.FORMATS if f.product == "kernel")  # products and decoding in the kernel
+# the formats whose products and decoding run in the kernel
+KERNEL_FORMATS = tuple(f.code for f in catalogue.FORMATS if f.product == "kernel")
 LABELS = {f.code: f.name for f in catalogue.FORMATS}  # "sham" -> "sHAM"
 THREADS = (1, 2)
 U32 = 2.0**-24

@@ -15,7 +15,6 @@ import scipy.sparse
 
 from hamsham.kernel import kernel as K
 
-
 # --- matrices ---------------------------------------------------------------
 
 def laplace_pruned(n, m, density, levels, seed):

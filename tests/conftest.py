@@ -3,6 +3,9 @@ from pathlib import Path
 
 import pytest
 
+# The pipeline tests' fixtures (`kernel_so`, `work`), available to every test module.
+pytest_plugins = ["pipeline_helpers"]
+
 SUBSET = Path(__file__).resolve().parents[2] / "shared" / "data" / "sham_data_subset.tar.gz"
 
 

@@ -3,11 +3,12 @@
 They run the Snakemake pipeline through its command line in temporary copies of
 the workflow: `copy_workflow` copies Snakefile, config.yaml, workflow/, profiles/,
 envs/, ext/ and src/ into a folder, `snakemake` runs the venv's snakemake there as
-`snakemake --cores 2 ...` (profiles/default is found by Snakemake itself). The compiled kernel of the checkout is reused (copied
-and made newer than ext/, so the `kernel` rule does not rebuild it); without
-one, the `kernel` rule builds it once for the session.
+`snakemake --cores 2 ...` (profiles/default is found by Snakemake itself). The
+compiled kernel of the checkout is reused (copied and made newer than ext/, so
+the `kernel` rule does not rebuild it); without one, the `kernel` rule builds it
+once for the session.
 
-Import the fixtures (`kernel_so`, `work`) into a test module to use them.
+Its fixtures (`kernel_so`, `work`) are available to every test module (tests/conftest.py).
 """
 
 import csv

@@ -32,7 +32,6 @@ def two_queue_lengths(counts):
             else:
                 picked.append(("node", internal[ii]))
                 ii += 1
-        node = ("node", step)
         weight[step] = sum(leaves[i] if kind == "leaf" else weight[i] for kind, i in picked)
         internal.append(step)
         for p in picked:
@@ -124,7 +123,8 @@ def figures(W):
         "sHAM": (32 * math.ceil(sham["bits"] / 32) + nnz * bitreq(n) + m * bitreq(n) + sham["space"]) / nm,
         "CSC": s * (32 + bitreq(n)) + bitreq(n) / n,
         "IM": bitreq(k) + 32 * k / nm,
-        "CSER": (32 * len(O) + colI * bitreq(n) + OI * bitreq(len(O)) + OPtr * bitreq(colI) + rowPtr * bitreq(OPtr)) / nm,
+        "CSER": (32 * len(O) + colI * bitreq(n) + OI * bitreq(len(O)) + OPtr * bitreq(colI)
+                 + rowPtr * bitreq(OPtr)) / nm,
         "dense": 32.0,
         "HAM-ub": 1 + math.log2(k) + code_ub_space(k) / nm,
         "sHAM-ub": s * (1 + bitreq(sham["k"]) + bitreq(n)) + bitreq(n) / n

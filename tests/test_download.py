@@ -4,10 +4,10 @@ import os
 import time
 
 import pytest
+from http_server import LoopbackServer, Route
 
 from hamsham.download import DownloadError, download
 from hamsham.errors import InputError
-from http_server import LoopbackServer, Route
 
 DATA = os.urandom(300_000)
 DIGEST = hashlib.sha256(DATA).hexdigest()

@@ -14,15 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
-
-from pipeline_helpers import (  # noqa: F401 (kernel_so, work: fixtures)
+from pipeline_helpers import (
+    TABLES,
     check_outputs,
-    kernel_so,
     read_csv,
     snakemake,
-    TABLES,
     tiny_archive,
-    work,
     write_config,
 )
 

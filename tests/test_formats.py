@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import DenseProduct, assert_product_close, fibonacci_matrix, quantized_matrix
 
 import hamsham
 from hamsham.formats import roundtrip_errors
@@ -14,8 +15,6 @@ from hamsham.huffman import HuffmanCode
 from hamsham.io import load_matrix
 from hamsham.timing import paper_dot_time, paper_input, reference_from_blocks, reference_product
 from hamsham.values import ValueTable, as_matrix
-
-from helpers import DenseProduct, assert_product_close, fibonacci_matrix, quantized_matrix
 
 FORMATS = hamsham.FORMATS
 CASES = [  # (n, m, density, k)
@@ -30,7 +29,8 @@ def _matrices():
     for n, m, density, k in CASES:
         yield f"{n}x{m}-d{density}-k{k}", quantized_matrix(rng, n, m, density, k)
     yield "negative-zero", quantized_matrix(rng, 30, 20, 0.4, 5, negative_zero=True)
-    yield "nonzero-background", np.where(rng.random((40, 25)) < 0.8, 1.5, rng.integers(-3, 4, (40, 25))).astype(np.float32)
+    background = np.where(rng.random((40, 25)) < 0.8, 1.5, rng.integers(-3, 4, (40, 25)))
+    yield "nonzero-background", background.astype(np.float32)
     yield "random-floats", rng.standard_normal((60, 40)).astype(np.float32)
 
 

@@ -15,7 +15,7 @@ import zlib
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, HealthCheck
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hamsham.kernel import kernel as K
@@ -429,7 +429,6 @@ def test_ham_all_zero_and_constant():
 
 
 def test_ham_empty_shapes():
-    rng = np.random.default_rng(7)
     for n, m in ((0, 5), (5, 0), (0, 0)):
         W = np.zeros((n, m), np.float32)
         H, _ = encode_ham(W)
@@ -522,9 +521,9 @@ def test_sham_large_n_row_blocks(threads):
     sparse = random_matrix(rng, 40000, 5, 50, density=0.005)   # HAM with clz zero runs
     S, _ = encode_sham(W)
     H, _ = encode_ham(W)
-    for M, W in ((S, W), (H, W), (encode_ham(sparse)[0], sparse)):
-        check_product(M, W, rng, 8, threads)
-        check_product(M, W, rng, 40, threads)
+    for M, dense in ((S, W), (H, W), (encode_ham(sparse)[0], sparse)):
+        check_product(M, dense, rng, 8, threads)
+        check_product(M, dense, rng, 40, threads)
         assert np.array_equal(M.decode(threads), W)
 
 
@@ -731,23 +730,29 @@ def test_cser_rejects():
         return K.CserMatrix(parts["values"], parts["col_index"], parts["value_index"], parts["value_ptr"],
                             parts["row_ptr"], parts["n_rows"])
 
-    x = vi.copy(); x[0] = 0
+    x = vi.copy()
+
+    x[0] = 0
     with pytest.raises(ValueError, match="value_index"):
         bad(value_index=x)
-    x = vi.copy(); x[0] = values.size
+    x = vi.copy()
+    x[0] = values.size
     with pytest.raises(ValueError, match="value_index"):
         bad(value_index=x)
-    x = ci.copy(); x[0] = n
+    x = ci.copy()
+    x[0] = n
     with pytest.raises(ValueError, match="out of range"):
         bad(col_index=x)
     p = int(np.argmax(np.diff(vp.astype(np.int64)) >= 2))
-    x = ci.copy(); x[vp[p]], x[vp[p] + 1] = x[vp[p] + 1], x[vp[p]]
+    x = ci.copy()
+    x[vp[p]], x[vp[p] + 1] = x[vp[p] + 1], x[vp[p]]
     with pytest.raises(ValueError, match="ascending"):
         bad(col_index=x)
     # A row listed under two values of the same column.
     j = int(np.argmax(np.diff(rp.astype(np.int64)) >= 2))
     p0 = int(rp[j])
-    x = ci.copy(); x[vp[p0 + 1]] = x[vp[p0]]
+    x = ci.copy()
+    x[vp[p0 + 1]] = x[vp[p0]]
     if np.all(np.diff(x[vp[p0 + 1]:vp[p0 + 2]].astype(int)) > 0):
         with pytest.raises(ValueError, match="two values"):
             bad(col_index=x)
@@ -758,13 +763,16 @@ def test_cser_rejects():
     with pytest.raises(ValueError, match="two values"):
         K.CserMatrix(np.array([0, 1, 2], np.float32), np.array([5, 7, 7], np.uint32),
                      np.array([1, 2], np.uint8), np.array([0, 2, 3], np.uint32), np.array([0, 2], np.uint32), 10**9)
-    x = vp.copy(); x[1], x[2] = x[2], x[1]
+    x = vp.copy()
+    x[1], x[2] = x[2], x[1]
     with pytest.raises(ValueError, match="value_ptr"):
         bad(value_ptr=x)
-    x = rp.copy(); x[-1] -= 1
+    x = rp.copy()
+    x[-1] -= 1
     with pytest.raises(ValueError, match="row_ptr"):
         bad(row_ptr=x)
-    x = rp.copy(); x[1], x[2] = x[2], x[1]
+    x = rp.copy()
+    x[1], x[2] = x[2], x[1]
     with pytest.raises(ValueError, match="row_ptr"):
         bad(row_ptr=x)
     with pytest.raises(ValueError, match="value_ptr"):
@@ -989,7 +997,7 @@ def test_changed_arrays_never_read_out_of_bounds():
         alias = {name: a.view() for name, a in (("ri", ri), ("ci", ci), ("vi", vi), ("vp", vp), ("words", words))}
         S = K.ShamMatrix(code, words, bo, ri, cp, 70)
         C = K.CserMatrix(values, ci, vi, vp, rp, 70)
-        for name, a in alias.items():
+        for a in alias.values():
             assert a.flags.writeable
             big = np.iinfo(a.dtype).max
             a[rng.integers(0, a.size, 1 + trial % 5)] = big if trial % 2 else rng.integers(0, big, dtype=a.dtype)

@@ -6,12 +6,11 @@ import os
 import tarfile
 
 import pytest
+from http_server import LoopbackServer, Route
 
 from hamsham.download import DownloadError
 from hamsham.errors import InputError
-from hamsham.landing import (STUDY_URL, TEST_HOSTS_ENV, LandingPageError, fetch_archive,
-                             is_landing_page, resolve)
-from http_server import LoopbackServer, Route
+from hamsham.landing import STUDY_URL, TEST_HOSTS_ENV, LandingPageError, fetch_archive, is_landing_page, resolve
 
 LANDING = "/file/m0cjv959w4melbu/sHAM_data.tar.gz/file"
 FILE = "/xyz/sHAM_data.tar.gz"

@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 import pytest
+import reference_model
 
 import hamsham
 from hamsham.bits import bitreq
@@ -10,15 +11,14 @@ from hamsham.huffman import HuffmanCode, code_space, code_ub_space
 from hamsham.model import rw
 from hamsham.values import ValueTable
 
-import reference_model
-
 # W = [[0, 1, 0],
 #      [2, 0, 1]]    n = 2, m = 3, nm = 6; values 0 x3, 1 x2, 2 x1; nnz = 3, s = 0.5
 SMALL = np.array([[0, 1, 0], [2, 0, 1]], np.float32)
 
 
 def test_bitreq():
-    assert [bitreq(x) for x in (0, 1, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 255.5)] == [8, 8, 8, 16, 16, 32, 32, 64, 8]
+    cases = (0, 1, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 255.5)
+    assert [bitreq(x) for x in cases] == [8, 8, 8, 16, 16, 32, 32, 64, 8]
 
 
 def test_rw_thresholds():
@@ -57,7 +57,8 @@ def test_small_matrix_code_by_hand():
 
 def test_small_matrix_space_by_hand():
     space = hamsham.paper_space(SMALL)
-    # HAM: 32*ceil(9/32) = 32; code_space(3, 2, 1) = 32*3 + 3*bitreq(3) + 4*bitreq(4) + 2**1*bitreq(2) = 96+24+32+16 = 168
+    # HAM: 32*ceil(9/32) = 32;
+    # code_space(3, 2, 1) = 32*3 + 3*bitreq(3) + 4*bitreq(4) + 2**1*bitreq(2) = 96+24+32+16 = 168
     assert code_space(3, 2, 1) == 168
     assert space["HAM"] == pytest.approx((32 + 168) / 6)
     # sHAM: nonzeros 1 x2, 2 x1 -> lengths 1, 1; bits 3 -> 32; nnz*bitreq(2) = 24; m*bitreq(2) = 24;

@@ -17,22 +17,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from pipeline_helpers import (  # noqa: F401 (kernel_so, work: fixtures)
+from pipeline_helpers import (
+    COLUMNS,
     ENERGY_FORMATS,
     FORMATS,
     ROOT,
     SPACE_FORMATS,
-    COLUMNS,
     check_outputs,
     header,
-    kernel_so,
     read_csv,
     serve,
     sha256,
     snakemake,
     tiny_archive,
-    work,
     write_config,
 )
 

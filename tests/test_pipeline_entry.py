@@ -12,23 +12,20 @@ import time
 from pathlib import Path
 
 import pytest
-
-from pipeline_helpers import (  # noqa: F401 (kernel_so, work: fixtures)
+from pipeline_helpers import (
     FORMATS,
     ROOT,
     check_outputs,
-    kernel_so,
     read_csv,
     snakemake,
     tiny_archive,
-    work,
     write_config,
 )
 
 sys.path.insert(0, str(Path(__file__).parent))
-from http_server import LoopbackServer, Route  # noqa: E402
 import test_landing  # noqa: E402
 import test_primary  # noqa: E402
+from http_server import LoopbackServer, Route  # noqa: E402
 
 PER_MATRIX_RULES = ("to_npy", "reference", "model", "encode", "time")
 

@@ -28,20 +28,17 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-
 from http_server import LoopbackServer, Route
-from pipeline_helpers import (  # noqa: F401 (kernel_so, work: fixtures)
+from pipeline_helpers import (
     ROOT,
     assert_results_complete,
     copy_workflow,
     deterministic_results,
     hidden_files,
-    kernel_so,
     sha256,
     snakemake,
     snakemake_command,
     tiny_archive,
-    work,
     write_config,
 )
 

@@ -6,13 +6,13 @@ import tarfile
 
 import numpy as np
 import pytest
+from http_server import LoopbackServer, Route
 
 from hamsham.archive import discover
 from hamsham.download import DownloadError
 from hamsham.errors import InputError
 from hamsham.io import load_matrix
 from hamsham.primary import LAYOUT, SOURCES, build_benchmark
-from http_server import LoopbackServer, Route
 
 FAST = {"timeout": 2.0, "retries": 0, "progress": False}
 RNG = np.random.default_rng(7)

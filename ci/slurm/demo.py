@@ -152,10 +152,10 @@ def main():
         b = (out / "local" / "results" / "demo" / f"{name}.csv").read_bytes()
         check(a == b, f"results/demo/{name}.csv differs between the SLURM and the local run")
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    s, l = summary["slurm"], summary["local"]
+    s, loc = summary["slurm"], summary["local"]
     print(f"{'full' if args.full else 'reduced'} demo, SLURM: {s['seconds']:.0f} s, {s['jobs']} Snakemake jobs in "
-          f"{s['submissions']} SLURM submissions; local (--cores 2): {l['seconds']:.0f} s, "
-          f"{l['jobs']} jobs")
+          f"{s['submissions']} SLURM submissions; local (--cores 2): {loc['seconds']:.0f} s, "
+          f"{loc['jobs']} jobs")
     print("SLURM submissions: " + ", ".join(f"{k} {v}" for k, v in s["per_rule_or_group"].items()))
     print(f"results/demo/{{{','.join(COMPARED)}}}.csv: byte-identical (SLURM vs local)")
 

@@ -33,8 +33,8 @@ from http.client import HTTPException
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-from hamsham.download import DownloadError, download
 from hamsham.checksum import sha256_file
+from hamsham.download import DownloadError, download
 from hamsham.errors import InputError
 
 STUDY_URL = "https://www.mediafire.com/file/m0cjv959w4melbu/sHAM_data.tar.gz/file"

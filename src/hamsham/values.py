@@ -81,4 +81,5 @@ def merge(tables) -> ValueTable:
     values = np.concatenate([t.values for t in tables]) if tables else np.zeros(0, np.float32)
     counts = np.concatenate([t.counts for t in tables]) if tables else np.zeros(0, np.int64)
     distinct, inverse = np.unique(values, return_inverse=True)
-    return ValueTable.from_counts(distinct, np.bincount(inverse, weights=counts, minlength=len(distinct)).astype(np.int64))
+    merged = np.bincount(inverse, weights=counts, minlength=len(distinct)).astype(np.int64)
+    return ValueTable.from_counts(distinct, merged)

@@ -15,17 +15,17 @@ rule aggregate:
         nets_space="results/{dataset}/nets_space.csv",
         nets_energy="results/{dataset}/nets_energy.csv",
         nets_time="results/{dataset}/nets_time.csv",
-    params:
-        formats=FORMATS,
-        space_formats=SPACE_FORMATS,
     log:
         "logs/{dataset}/aggregate.log",
     benchmark:
         "benchmarks/{dataset}/aggregate.tsv"
-    resources:
-        mem_mb=MEMORY["aggregate"][0],
     conda:
         "../../envs/hamsham.yaml"
+    resources:
+        mem_mb=MEMORY["aggregate"][0],
+    params:
+        formats=FORMATS,
+        space_formats=SPACE_FORMATS,
     script:
         "../scripts/aggregate.py"
 
@@ -41,13 +41,13 @@ rule benchmarks:
         code=code("benchmarks.py"),
     output:
         "results/{dataset}/benchmarks.csv",
-    params:
-        benchmarks=lambda wildcards: [f"benchmarks/{wildcards.dataset}", "benchmarks/kernel.tsv"],
     log:
         "logs/{dataset}/benchmarks.log",
-    resources:
-        mem_mb=MEMORY["benchmarks"][0],
     conda:
         "../../envs/hamsham.yaml"
+    resources:
+        mem_mb=MEMORY["benchmarks"][0],
+    params:
+        benchmarks=lambda wildcards: [f"benchmarks/{wildcards.dataset}", "benchmarks/kernel.tsv"],
     script:
         "../scripts/benchmarks.py"

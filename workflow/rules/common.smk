@@ -17,7 +17,6 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
-
 ROOT = Path(workflow.basedir)
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 SRC = ROOT / "src"
@@ -26,7 +25,6 @@ SRC = ROOT / "src"
 # checkout; neither imports anything heavy.
 sys.path.insert(0, str(SRC))
 from hamsham import catalogue, memory
-
 
 # ------------------------------------------------------------ configuration
 
@@ -42,8 +40,9 @@ def coerce_to_schema(value, schema):
     """
     types = schema.get("type", [])
     types = [types] if isinstance(types, str) else list(types)
-    if isinstance(value, str) and not (types == ["string"] or (
-            "string" in types and value.lower() not in ("null", "none", "~"))):
+    if isinstance(value, str) and not (
+        types == ["string"] or ("string" in types and value.lower() not in ("null", "none", "~"))
+    ):
         try:
             value = yaml.safe_load(value) if value.strip() else None
         except yaml.YAMLError:
@@ -56,10 +55,15 @@ def coerce_to_schema(value, schema):
         return [coerce_to_schema(item, schema["items"]) for item in value]
     if isinstance(value, dict) and "properties" in schema:
         return {
-            key: coerce_to_schema(item, schema["properties"].get(key, {})) for key, item in value.items()
+            key: coerce_to_schema(item, schema["properties"].get(key, {}))
+            for key, item in value.items()
         }
-    if "string" in types and isinstance(value, (int, float)) and not isinstance(value, bool) \
-            and not {"integer", "number"} & set(types):
+    if (
+        "string" in types
+        and isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and not {"integer", "number"} & set(types)
+    ):
         return str(value)
     return value
 
@@ -95,9 +99,7 @@ SPACE_FORMATS = catalogue.space_names()
 # The names of the paper's tables (results/<dataset>/tables/<name>.{tex,md,html})
 # and figures (figures/<dataset>/<name>.{pdf,png}).
 TABLES = [
-    f"{measure}_{part}"
-    for part in ("nets", "benchmark")
-    for measure in ("space", "energy", "time")
+    f"{measure}_{part}" for part in ("nets", "benchmark") for measure in ("space", "energy", "time")
 ]
 # Each network's accuracy against its space occupancy (rule accuracy_figure).
 FIGURES = TABLES + ["accuracy_space_nets"]
@@ -198,7 +200,9 @@ def python(script):
 # goes first on the shell rules' PATH, which also gives ext/build.sh the venv's
 # pybind11 and cmake.
 if DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method:
-    shell.prefix(f"set -euo pipefail; export PATH={shlex.quote(os.path.dirname(sys.executable))}:\"$PATH\"; ")
+    shell.prefix(
+        f'set -euo pipefail; export PATH={shlex.quote(os.path.dirname(sys.executable))}:"$PATH"; '
+    )
 
 
 wildcard_constraints:
@@ -375,8 +379,13 @@ def manual_instructions(path=DEFAULT_ARCHIVE):
     )
 
 
-if (DATASET == "paper" and not PRIMARY and not ARCHIVE_IS_URL and ARCHIVE_URL is None
-        and not os.path.isfile(ARCHIVE_FILE)):
+if (
+    DATASET == "paper"
+    and not PRIMARY
+    and not ARCHIVE_IS_URL
+    and ARCHIVE_URL is None
+    and not os.path.isfile(ARCHIVE_FILE)
+):
     raise WorkflowError(
         f"dataset=paper needs the study's data archive, and there is no file at '{ARCHIVE_FILE}'.\n"
         + manual_instructions()
@@ -480,15 +489,22 @@ def measure_inputs(wildcards):
 
 
 def aggregated_outputs(dataset):
-    names = ["matrices", "space", "energy", "time", "encode", "nets_space", "nets_energy", "nets_time"]
+    names = [
+        "matrices",
+        "space",
+        "energy",
+        "time",
+        "encode",
+        "nets_space",
+        "nets_energy",
+        "nets_time",
+    ]
     return [f"results/{dataset}/{name}.csv" for name in names]
 
 
 def table_outputs(dataset):
     return [
-        f"results/{dataset}/tables/{name}.{ext}"
-        for name in TABLES
-        for ext in ("tex", "md", "html")
+        f"results/{dataset}/tables/{name}.{ext}" for name in TABLES for ext in ("tex", "md", "html")
     ]
 
 
@@ -497,5 +513,9 @@ def figure_outputs(dataset):
 
 
 def final_outputs(dataset):
-    return (aggregated_outputs(dataset) + table_outputs(dataset) + figure_outputs(dataset)
-            + [f"results/{dataset}/benchmarks.csv"])
+    return (
+        aggregated_outputs(dataset)
+        + table_outputs(dataset)
+        + figure_outputs(dataset)
+        + [f"results/{dataset}/benchmarks.csv"]
+    )

@@ -14,16 +14,16 @@ rule demo_nets:
             caption="../report/demo_training.rst",
             category="Data",
         ),
-    params:
-        demo={key: value for key, value in config["demo"].items() if key != "benchmark"},
     log:
         "logs/demo/demo_nets.log",
     benchmark:
         "benchmarks/demo/demo_nets.tsv"
-    resources:
-        mem_mb=MEMORY["demo_nets"][0],
     conda:
         "../../envs/hamsham.yaml"
+    resources:
+        mem_mb=MEMORY["demo_nets"][0],
+    params:
+        demo={key: value for key, value in config["demo"].items() if key != "benchmark"},
     script:
         "../scripts/demo_nets.py"
 
@@ -33,16 +33,16 @@ rule demo_benchmark:
         code=code("demo_benchmark.py"),
     output:
         directory("resources/demo/data/benchmark"),
-    params:
-        names=config["demo"]["benchmark"],
     log:
         "logs/demo/demo_benchmark.log",
     benchmark:
         "benchmarks/demo/demo_benchmark.tsv"
-    resources:
-        mem_mb=MEMORY["demo_benchmark"][0],
     conda:
         "../../envs/hamsham.yaml"
+    resources:
+        mem_mb=MEMORY["demo_benchmark"][0],
+    params:
+        names=config["demo"]["benchmark"],
     script:
         "../scripts/demo_benchmark.py"
 
@@ -54,18 +54,18 @@ if ARCHIVE_URL is not None:
             code=code("download_archive.py"),
         output:
             ARCHIVE_FILE,
-        params:
-            url=ARCHIVE_URL,
-            sha256=config["archive_sha256"],
-            hint=manual_instructions(),
         log:
             "logs/paper/download_archive.log",
         benchmark:
             "benchmarks/paper/download_archive.tsv"
-        resources:
-            mem_mb=MEMORY["download_archive"][0],
         conda:
             "../../envs/hamsham.yaml"
+        resources:
+            mem_mb=MEMORY["download_archive"][0],
+        params:
+            url=ARCHIVE_URL,
+            sha256=config["archive_sha256"],
+            hint=manual_instructions(),
         script:
             "../scripts/download_archive.py"
 
@@ -77,17 +77,17 @@ if PRIMARY:
             code=code("primary_benchmark.py"),
         output:
             directory("resources/paper/data"),
-        params:
-            urls=config["primary_urls"],
-            downloads="resources/downloads/primary",
         log:
             "logs/paper/primary_benchmark.log",
         benchmark:
             "benchmarks/paper/primary_benchmark.tsv"
-        resources:
-            mem_mb=MEMORY["primary_benchmark"][0],
         conda:
             "../../envs/hamsham.yaml"
+        resources:
+            mem_mb=MEMORY["primary_benchmark"][0],
+        params:
+            urls=config["primary_urls"],
+            downloads="resources/downloads/primary",
         script:
             "../scripts/primary_benchmark.py"
 
@@ -99,18 +99,18 @@ else:
             code=code("extract_archive.py"),
         output:
             directory("resources/paper/data"),
-        params:
-            # a download checks the sha256 itself
-            sha256=None if ARCHIVE_URL else config["archive_sha256"],
-            max_bytes=config["max_archive_bytes"],
         log:
             "logs/paper/extract_archive.log",
         benchmark:
             "benchmarks/paper/extract_archive.tsv"
-        resources:
-            mem_mb=MEMORY["extract_archive"][0],
         conda:
             "../../envs/hamsham.yaml"
+        resources:
+            mem_mb=MEMORY["extract_archive"][0],
+        params:
+            # a download checks the sha256 itself
+            sha256=None if ARCHIVE_URL else config["archive_sha256"],
+            max_bytes=config["max_archive_bytes"],
         script:
             "../scripts/extract_archive.py"
 
@@ -121,20 +121,18 @@ checkpoint discover:
         code=code("discover.py"),
     output:
         inventory="results/{dataset}/inventory.csv",
-    params:
-        root=lambda wildcards: data_root(wildcards.dataset),
-        origin=lambda wildcards: (
-            ""
-            if wildcards.dataset == "demo"
-            else "primary sources" if PRIMARY else ARCHIVE
-        ),
     log:
         "logs/{dataset}/discover.log",
     benchmark:
         "benchmarks/{dataset}/discover.tsv"
-    resources:
-        mem_mb=MEMORY["discover"][0],
     conda:
         "../../envs/hamsham.yaml"
+    resources:
+        mem_mb=MEMORY["discover"][0],
+    params:
+        root=lambda wildcards: data_root(wildcards.dataset),
+        origin=lambda wildcards: (
+            "" if wildcards.dataset == "demo" else "primary sources" if PRIMARY else ARCHIVE
+        ),
     script:
         "../scripts/discover.py"

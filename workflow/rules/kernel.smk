@@ -11,12 +11,12 @@ rule kernel:
         "logs/kernel.log",
     benchmark:
         "benchmarks/kernel.tsv"
-    params:
-        build="build/kernel",
+    conda:
+        "../../envs/kernel.yaml"
     threads: 2
     resources:
         mem_mb=MEMORY["kernel"][0],
-    conda:
-        "../../envs/kernel.yaml"
+    params:
+        build="build/kernel",
     shell:
         "CMAKE_BUILD_PARALLEL_LEVEL={threads} bash ext/build.sh {params.build} > {log} 2>&1"

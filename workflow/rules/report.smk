@@ -21,16 +21,16 @@ rule table:
             subcategory="{dataset}",
             labels={"dataset": "{dataset}", "measure": "{measure}", "part": "{part}"},
         ),
-    params:
-        formats=FORMATS,
     log:
         "logs/{dataset}/table/{measure}_{part}.log",
     benchmark:
         "benchmarks/{dataset}/table/{measure}_{part}.tsv"
-    resources:
-        mem_mb=MEMORY["table"][0],
     conda:
         "../../envs/hamsham.yaml"
+    resources:
+        mem_mb=MEMORY["table"][0],
+    params:
+        formats=FORMATS,
     script:
         "../scripts/tables.py"
 
@@ -48,16 +48,16 @@ rule figure:
             subcategory="{dataset}",
             labels={"dataset": "{dataset}", "measure": "{measure}", "part": "{part}"},
         ),
-    params:
-        formats=FORMATS,
     log:
         "logs/{dataset}/figure/{measure}_{part}.log",
     benchmark:
         "benchmarks/{dataset}/figure/{measure}_{part}.tsv"
-    resources:
-        mem_mb=MEMORY["figure"][0],
     conda:
         "../../envs/hamsham.yaml"
+    resources:
+        mem_mb=MEMORY["figure"][0],
+    params:
+        formats=FORMATS,
     script:
         "../scripts/figures.py"
 
@@ -77,16 +77,16 @@ rule accuracy_figure:
             subcategory="{dataset}",
             labels={"dataset": "{dataset}", "measure": "accuracy vs space", "part": "nets"},
         ),
-    params:
-        formats=FORMATS,
-        figure="accuracy_space",
     log:
         "logs/{dataset}/figure/accuracy_space_nets.log",
     benchmark:
         "benchmarks/{dataset}/figure/accuracy_space_nets.tsv"
-    resources:
-        mem_mb=MEMORY["figure"][0],
     conda:
         "../../envs/hamsham.yaml"
+    resources:
+        mem_mb=MEMORY["figure"][0],
+    params:
+        formats=FORMATS,
+        figure="accuracy_space",
     script:
         "../scripts/figures.py"

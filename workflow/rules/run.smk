@@ -19,18 +19,18 @@ rule to_npy:
         code=code("to_npy.py"),
     output:
         "resources/{dataset}/npy/{matrix}.npy",
-    params:
-        command=python("to_npy.py"),
-        source=lambda wildcards, input: matrix_row(wildcards.dataset, wildcards.matrix)["path"],
     log:
         "logs/{dataset}/to_npy/{matrix}.log",
     benchmark:
         "benchmarks/{dataset}/to_npy/{matrix}.tsv"
+    conda:
+        "../../envs/hamsham.yaml"
     resources:
         mem_mb=lambda wildcards: memory_need_mb("to_npy", 0, f"matrix {wildcards.matrix}"),
         runtime=runtime_min("to_npy"),
-    conda:
-        "../../envs/hamsham.yaml"
+    params:
+        command=python("to_npy.py"),
+        source=lambda wildcards, input: matrix_row(wildcards.dataset, wildcards.matrix)["path"],
     shell:
         "{params.command} --source {params.source:q} --output {output:q} --mem-mb {resources.mem_mb}"
         " 2> {log:q}"
@@ -42,19 +42,19 @@ rule reference:
         code=code("reference.py"),
     output:
         "resources/{dataset}/reference/{matrix}.npy",
-    params:
-        command=python("reference.py"),
-        rows=TIMING["rows"],
-        seed=TIMING["seed"],
     log:
         "logs/{dataset}/reference/{matrix}.log",
     benchmark:
         "benchmarks/{dataset}/reference/{matrix}.tsv"
+    conda:
+        "../../envs/hamsham.yaml"
     resources:
         mem_mb=memory("reference"),
         runtime=runtime_min("reference"),
-    conda:
-        "../../envs/hamsham.yaml"
+    params:
+        command=python("reference.py"),
+        rows=TIMING["rows"],
+        seed=TIMING["seed"],
     shell:
         "{params.command} --npy {input.npy:q} --rows {params.rows} --seed {params.seed}"
         " --output {output:q} --mem-mb {resources.mem_mb} 2> {log:q}"
@@ -69,18 +69,18 @@ rule model:
         stats="results/{dataset}/runs/matrix/{matrix}.csv",
         space="results/{dataset}/runs/space/{matrix}.csv",
         energy="results/{dataset}/runs/energy/{matrix}.csv",
-    params:
-        command=python("model.py"),
-        group=lambda wildcards, input: matrix_row(wildcards.dataset, wildcards.matrix)["group"],
     log:
         "logs/{dataset}/model/{matrix}.log",
     benchmark:
         "benchmarks/{dataset}/model/{matrix}.tsv"
+    conda:
+        "../../envs/hamsham.yaml"
     resources:
         mem_mb=memory("model"),
         runtime=runtime_min("model"),
-    conda:
-        "../../envs/hamsham.yaml"
+    params:
+        command=python("model.py"),
+        group=lambda wildcards, input: matrix_row(wildcards.dataset, wildcards.matrix)["group"],
     shell:
         "{params.command} --npy {input.npy:q} --matrix {wildcards.matrix:q} --group {params.group:q}"
         " --stats {output.stats:q} --space {output.space:q} --energy {output.energy:q}"
@@ -94,17 +94,17 @@ rule encode:
     output:
         encoded=temp("resources/{dataset}/encoded/{matrix}/{format}.npz"),
         encode="results/{dataset}/runs/encode/{matrix}/{format}.csv",
-    params:
-        command=python("encode.py"),
     log:
         "logs/{dataset}/encode/{matrix}/{format}.log",
     benchmark:
         "benchmarks/{dataset}/encode/{matrix}/{format}.tsv"
+    conda:
+        "../../envs/hamsham.yaml"
     resources:
         mem_mb=memory("encode"),
         runtime=runtime_min("encode"),
-    conda:
-        "../../envs/hamsham.yaml"
+    params:
+        command=python("encode.py"),
     shell:
         "{params.command} --npy {input.npy:q} --matrix {wildcards.matrix:q} --format {wildcards.format}"
         " --encoded {output.encoded:q} --encode {output.encode:q} --mem-mb {resources.mem_mb} 2> {log:q}"
@@ -117,24 +117,24 @@ rule time:
         code=code("time_product.py"),
     output:
         "results/{dataset}/runs/time/{matrix}/{format}.csv",
-    params:
-        command=python("time_product.py"),
-        threads=",".join(map(str, THREADS)),
-        rows=TIMING["rows"],
-        seed=TIMING["seed"],
-        repeats=TIMING["repeats"],
     log:
         "logs/{dataset}/time/{matrix}/{format}.log",
     benchmark:
         "benchmarks/{dataset}/time/{matrix}/{format}.tsv"
+    conda:
+        "../../envs/hamsham.yaml"
     # Every core of the run and the one `timing` token: no other job runs meanwhile.
     threads: timing_threads
     resources:
         mem_mb=memory("time"),
         runtime=runtime_min("time"),
         timing=1,
-    conda:
-        "../../envs/hamsham.yaml"
+    params:
+        command=python("time_product.py"),
+        threads=",".join(map(str, THREADS)),
+        rows=TIMING["rows"],
+        seed=TIMING["seed"],
+        repeats=TIMING["repeats"],
     shell:
         "{params.command} --encoded {input.encoded:q} --reference {input.reference:q}"
         " --matrix {wildcards.matrix:q} --format {wildcards.format} --threads {params.threads}"
@@ -152,19 +152,19 @@ rule net_model:
     output:
         space="results/{dataset}/runs/nets_space/{net}.csv",
         energy="results/{dataset}/runs/nets_energy/{net}.csv",
-    params:
-        command=python("net_model.py"),
     log:
         "logs/{dataset}/net_model/{net}.log",
     benchmark:
         "benchmarks/{dataset}/net_model/{net}.tsv"
+    conda:
+        "../../envs/hamsham.yaml"
     resources:
         mem_mb=lambda wildcards: memory_need_mb(
             "net_model", layers_mb(wildcards), f"network {wildcards.net}"
         ),
         runtime=runtime_min("net_model"),
-    conda:
-        "../../envs/hamsham.yaml"
+    params:
+        command=python("net_model.py"),
     shell:
         "{params.command} --net {wildcards.net:q} --space {output.space:q} --energy {output.energy:q}"
         " --mem-mb {resources.mem_mb} {input.layers:q} 2> {log:q}"

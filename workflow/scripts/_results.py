@@ -4,7 +4,6 @@ import pandas as pd
 
 from hamsham import catalogue
 
-
 MEASURES = {
     "space": {
         "value": "ratio_vs_dense",

@@ -22,10 +22,10 @@ import matplotlib.ticker  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from _results import MEASURES, formats_for, load  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from _results import MEASURES, formats_for, load  # noqa: E402
 from hamsham.catalogue import bound_of, style  # noqa: E402
 
 BOUND_OF = bound_of()  # a bound's name -> its format's
