@@ -524,7 +524,7 @@ def test_sham_large_n_row_blocks(threads):
     for M, dense in ((S, W), (H, W), (encode_ham(sparse)[0], sparse)):
         check_product(M, dense, rng, 8, threads)
         check_product(M, dense, rng, 40, threads)
-        assert np.array_equal(M.decode(threads), W)
+        assert np.array_equal(M.decode(threads), dense)
 
 
 def test_sham_all_zero_and_empty():
