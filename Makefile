@@ -30,7 +30,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/snakemake --lint
 
 test: install lint
-	$(PY) -m pytest -q -rs
+	$(PY) -m pytest -q -rs --durations=15
 
 # The reduced demo through profiles/slurm on a one-node SLURM cluster started on this
 # machine (ci/slurm/start.sh: root, apt-get), compared with the same run locally; the

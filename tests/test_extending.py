@@ -49,7 +49,8 @@ def test_a_format_added_through_the_catalogue_runs_through_the_pipeline(work):
     add_catalogue_entry(work, coo.ENTRY)
     config = write_config(
         work, formats=["CSC", "COO"], threads=[1], timing={"repeats": 2},
-        demo={"pruning": [90], "clusters": [32], "finetune_epochs": 1, "benchmark": ["bar"]})
+        demo={"hidden": [64], "epochs": 2, "pruning": [90], "clusters": [32], "finetune_epochs": 1,
+              "benchmark": ["bar"]})
     snakemake(work, "--configfile", config)
     results = check_outputs(work, "demo")
     matrices = {row["matrix"] for row in read_csv(results / "matrices.csv")}

@@ -103,6 +103,11 @@ def test_nnz_of_all_zero_constant_and_full_matrices(fmt):
         W = W.copy()
         W[:, 3] = 0  # an all-zero column
         assert hamsham.compress(W, fmt).nnz == np.count_nonzero(W)
+    for shape in ((0, 5), (5, 0), (0, 0)):
+        assert hamsham.compress(np.zeros(shape, np.float32), fmt).nnz == 0
+    tall = np.zeros((3000, 700), np.float32)  # IM counts and rebuilds in blocks of rows
+    tall[::7, 5] = 1.5
+    assert hamsham.compress(tall, fmt).nnz == np.count_nonzero(tall)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
