@@ -22,8 +22,11 @@ def use_src():
     `kernel` rule built, whether or not the package is installed.
     """
     src = Path(__file__).resolve().parents[2] / "src"
-    if str(src) not in sys.path:
-        sys.path.insert(0, str(src))
+    # First, not merely present: Snakemake's script preamble appends the workflow's paths
+    # after an installed hamsham's (e.g. the venv's path to another checkout).
+    if str(src) in sys.path:
+        sys.path.remove(str(src))
+    sys.path.insert(0, str(src))
     return src
 
 
