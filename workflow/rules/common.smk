@@ -2,6 +2,7 @@
 # other rule files share.
 
 import ast
+import copy
 import csv
 import fnmatch
 import math
@@ -68,12 +69,11 @@ def coerce_to_schema(value, schema):
     return value
 
 
-def validate_config(config):
-    """Validate `config` against the schema with the formats of hamsham.catalogue as the
-    allowed values of `formats` and the study's as its default (the schema file names
-    none: the catalogue is their one list)."""
-    with open(SCHEMA) as handle:
-        schema = yaml.safe_load(handle)
+def validate_config(config, schema):
+    """Validate `config` against `schema` (the loaded schema file) with the formats of
+    hamsham.catalogue as the allowed values of `formats` and the study's as its default
+    (the schema file names none: the catalogue is their one list)."""
+    schema = copy.deepcopy(schema)
     formats = schema["properties"]["formats"]
     formats["items"]["enum"] = catalogue.names()
     formats["default"] = catalogue.study_names()
@@ -87,7 +87,7 @@ with open(SCHEMA) as _handle:
     _SCHEMA = yaml.safe_load(_handle)
 for _key in list(config):
     config[_key] = coerce_to_schema(config[_key], _SCHEMA["properties"].get(_key, {}))
-validate_config(config)
+validate_config(config, _SCHEMA)
 
 DATASET = config["dataset"]
 FORMATS = list(config["formats"])
