@@ -19,6 +19,7 @@
 #include "kernels.hpp"
 #include "encode.hpp"
 #include "parallel.hpp"
+#include "runlength.hpp"
 
 namespace py = pybind11;
 using namespace hamsham;
@@ -132,6 +133,15 @@ std::vector<uint64_t> pointer_array(const py::array& a, const std::string& where
     }
     if (has_dtype<uint64_t>(a)) return copy_1d<uint64_t>(a, where, name);
     bad(where, std::string(name) + " must be a 1-D uint32 or uint64 array, got " + describe(a));
+}
+
+// Unsigned integers of any width (1, 2, 4, 8 bytes), copied and widened to uint64 (small arrays).
+std::vector<uint64_t> uint_vector(const py::array& a, const std::string& where, const char* name) {
+    Keeper scratch;
+    const IndexArray v = index_array(a, where, name, scratch, {1, 2, 4, 8});
+    std::vector<uint64_t> out(v.size());
+    for (size_t i = 0; i < v.size(); ++i) out[i] = v.at(i);
+    return out;
 }
 
 uint64_t check_rows(int64_t n_rows, const std::string& where) {
@@ -392,6 +402,68 @@ PYBIND11_MODULE(_kernel, m) {
         .def_property_readonly("n_cols", &CserMatrix::n_cols)
         .def_property_readonly("shape", [](const CserMatrix& s) { return py::make_tuple(s.n_rows(), s.n_cols()); });
     def_decoding<CserMatrix>(cser, "CserMatrix");
+
+    auto rlh = py::class_<RlhMatrix>(m, "RlhMatrix",
+                          "RLH (run-length Huffman): (zero run, value) pairs in canonical Huffman codes, all-zero "
+                          "rows and columns dropped, one bit offset per block of 64 kept columns. Keeps references "
+                          "to `words` and `code1_symbols` (not copies) and makes them read-only.")
+        .def(py::init([](const py::array& values, const py::array& code1_symbols, const py::array& code1_counts,
+                         const py::array& code2_counts, const py::array& row_mask, const py::array& col_mask,
+                         const py::array& words, const py::array& block_offsets, int64_t n_rows, int64_t n_cols) {
+                 const std::string where = "RlhMatrix";
+                 auto keeper = std::make_shared<Keeper>();
+                 const View<uint32_t> w = borrow_1d<uint32_t>(words, where, "words", *keeper);
+                 const IndexArray symbols = index_array(code1_symbols, where, "code1_symbols", *keeper, {1, 2, 4});
+                 Keeper* kept = keeper.get();
+                 return frozen(new RlhMatrix(copy_1d<float>(values, where, "values"), symbols,
+                                             uint_vector(code1_counts, where, "code1_counts"),
+                                             uint_vector(code2_counts, where, "code2_counts"),
+                                             copy_1d<uint8_t>(row_mask, where, "row_mask"),
+                                             copy_1d<uint8_t>(col_mask, where, "col_mask"), w,
+                                             pointer_array(block_offsets, where, "block_offsets"),
+                                             check_rows(n_rows, where), check_rows(n_cols, where),
+                                             std::move(keeper)),
+                               kept);
+             }),
+             py::arg("values"), py::arg("code1_symbols"), py::arg("code1_counts"), py::arg("code2_counts"),
+             py::arg("row_mask"), py::arg("col_mask"), py::arg("words"), py::arg("block_offsets"), py::arg("n_rows"),
+             py::arg("n_cols"))
+        .def("matmul", [](const RlhMatrix& s, const py::array& X, long t) { return matmul(s, X, t, "RlhMatrix"); },
+             py::arg("X"), py::arg("threads") = 0, "Y = X @ W for X float32 (r, n), C order; threads <= 0: all.")
+        .def("apply", [](const RlhMatrix& s, const py::array& X, long t) { return apply(s, X, t, "RlhMatrix"); },
+             py::arg("X"), py::arg("threads") = 0, "Y = W @ X for X float32 (m, r), C order; threads <= 0: all.")
+        .def_property_readonly("n_rows", &RlhMatrix::n_rows)
+        .def_property_readonly("n_cols", &RlhMatrix::n_cols)
+        .def_property_readonly("joint", &RlhMatrix::joint)
+        .def_property_readonly("shape", [](const RlhMatrix& s) { return py::make_tuple(s.n_rows(), s.n_cols()); });
+    def_decoding<RlhMatrix>(rlh, "RlhMatrix");
+
+    m.def(
+        "rlh_encode",
+        [](const py::array_t<float, py::array::c_style>& W) {
+            if (W.ndim() != 2) bad("rlh_encode", "W must be a 2-D float32 matrix, got " + describe(W));
+            const float* w = W.data();
+            const uint64_t n = static_cast<uint64_t>(W.shape(0)), mm = static_cast<uint64_t>(W.shape(1));
+            RlhArrays a;
+            {
+                py::gil_scoped_release release;
+                a = rlh_encode(w, n, mm);
+            }
+            py::dict out;
+            out["values"] = to_numpy(a.values);
+            out["code1_symbols"] = to_numpy(a.code1_symbols);
+            out["code1_counts"] = to_numpy(a.code1_counts);
+            out["code2_counts"] = to_numpy(a.code2_counts);
+            out["row_mask"] = to_numpy(a.row_mask);
+            out["col_mask"] = to_numpy(a.col_mask);
+            out["words"] = to_numpy(a.words);
+            out["block_offsets"] = to_numpy(a.block_offsets);
+            return out;
+        },
+        py::arg("W"),
+        "The RLH arrays of W (float32, n x m, C order, no NaN, -0.0 as +0.0): a dict of values, code1_symbols, "
+        "code1_counts, code2_counts, row_mask, col_mask, words, block_offsets (widest integer types; "
+        "hamsham.runlength narrows them).");
 
     m.attr("MAX_CODE_LENGTH") = kMaxLen;
     register_encoders(m);

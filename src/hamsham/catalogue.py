@@ -67,6 +67,9 @@ FORMATS = (
     Format("dense", "dense", "hamsham.formats:Dense", "numpy",
            space="hamsham.model:dense_space",
            study=True, style=("#7f7f7f", "x", ":"), encode_memory=1.1, time_memory=1.1),
+    # Beyond the study (docs/entropy_format.md): not in the default config's `formats`.
+    Format("RLH", "rlh", "hamsham.runlength:RLH", "kernel", study=False,
+           style=("#17becf", "*", "--"), encode_memory=1.6, time_memory=0.8),
 )
 
 # Colors and markers for the formats without a style, given in turn.

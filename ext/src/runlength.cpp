@@ -1,0 +1,393 @@
+// RLH matrices: validation, the decoding table, and products and decoding straight
+// from the bitstream (layout: runlength.hpp).
+#include "runlength.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "bitstream.hpp"
+#include "dispatch.hpp"
+#include "parallel.hpp"
+#include "tiles.hpp"
+
+#ifndef HAMSHAM_LIKELY
+#define HAMSHAM_LIKELY(x) __builtin_expect(!!(x), 1)
+#endif
+
+namespace hamsham {
+namespace {
+
+std::string num(uint64_t x) { return std::to_string(x); }
+
+[[noreturn]] void invalid(const std::string& what) { throw std::invalid_argument("RlhMatrix: " + what); }
+
+[[noreturn]] __attribute__((cold, noinline)) void corrupted(size_t b, const std::string& what, uint64_t pos,
+                                                            uint64_t start, uint64_t end) {
+    throw std::invalid_argument("corrupted RLH bitstream: block " + num(b) + ": " + what + " (at bit " + num(pos) +
+                                "; the block's bits are [" + num(start) + ", " + num(end) + "))");
+}
+
+// The set bits of a mask packed MSB first (size bits), or 0..size-1 for an empty mask.
+std::vector<uint64_t> kept(const std::vector<uint8_t>& mask, uint64_t size, const char* name) {
+    std::vector<uint64_t> out;
+    if (mask.empty()) {
+        out.resize(size);
+        for (uint64_t i = 0; i < size; ++i) out[i] = i;
+        return out;
+    }
+    if (mask.size() != (size + 7) / 8)
+        invalid(std::string(name) + " has " + num(mask.size()) + " bytes, expected 0 or ceil(" + num(size) +
+                " / 8) = " + num((size + 7) / 8));
+    for (uint64_t i = 0; i < 8 * mask.size(); ++i)
+        if (mask[i / 8] >> (7 - i % 8) & 1) {
+            if (i >= size) invalid(std::string(name) + " has bits set past its " + num(size) + " entries");
+            out.push_back(i);
+        }
+    return out;
+}
+
+// Xt (kept + 1 rows of `stride` floats, the last all zeros) from X (r x n, C order).
+std::unique_ptr<float[]> transpose_kept(const float* X, size_t r, uint64_t n, const std::vector<uint64_t>& rows,
+                                        size_t stride) {
+    const uint64_t nk = rows.size();
+    std::unique_ptr<float[]> xt(new float[(nk + 1) * stride]());
+    for (size_t c = 0; c < r; ++c) {
+        const float* row = X + c * n;
+        for (uint64_t i = 0; i < nk; ++i) xt[i * stride + c] = row[rows[i]];
+    }
+    return xt;
+}
+
+// Y[:, j] for X @ W: column sums in float32, folded into float64 every kFoldRows terms.
+template <class Acc>
+struct MatmulSink {
+    const float* xt;
+    size_t stride, r, m;
+    float* Y;
+    const uint64_t* cols;
+    std::vector<float> storage;
+    std::vector<double> total;
+    Acc acc;
+    uint64_t pending = 0;
+    size_t current = SIZE_MAX;
+
+    MatmulSink(const float* xt_, size_t stride_, size_t r_, size_t m_, float* Y_, const uint64_t* cols_)
+        : xt(xt_), stride(stride_), r(r_), m(m_), Y(Y_), cols(cols_), storage(stride_, 0.f), total(r_, 0.0),
+          acc(storage.data(), stride_) {}
+    void column(size_t c) {
+        flush();
+        current = c;
+    }
+    inline void put(uint64_t row, float v) {
+        acc.fma(xt + row * stride, v);
+        if (++pending == kFoldRows) {
+            acc.fold_into(total.data(), r);
+            pending = 0;
+        }
+    }
+    void flush() {
+        if (current == SIZE_MAX) return;
+        acc.fold_into(total.data(), r);
+        pending = 0;
+        for (size_t c = 0; c < r; ++c) {
+            Y[c * m + cols[current]] = static_cast<float>(total[c]);
+            total[c] = 0.0;
+        }
+        current = SIZE_MAX;
+    }
+};
+
+// W @ X: while column c is decoded its row of X is held; entry (row, v) adds v * X[c] to out[row].
+template <class Acc>
+struct ApplySink {
+    float* out;
+    const float* xp;
+    size_t stride;
+    const uint64_t* cols;
+    typename Acc::State x{};
+    void column(size_t c) { x = Acc::load_state(const_cast<float*>(xp + cols[c] * stride), stride); }
+    inline void put(uint64_t row, float v) { Acc::scatter(x, out + row * stride, v); }
+    void flush() {}
+};
+
+// Entries of columns [j0, j1) into out (n x width, C order, zeroed).
+struct StoreColumnsSink {
+    float* out;
+    size_t width, j0, j1;
+    const uint64_t* rows;
+    const uint64_t* cols;
+    uint64_t col = 0;
+    bool inside = false;
+    void column(size_t c) {
+        col = cols[c];
+        inside = col >= j0 && col < j1;
+    }
+    inline void put(uint64_t row, float v) {
+        if (inside) out[rows[row] * width + (col - j0)] = v;
+    }
+    void flush() {}
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// CanonicalCode
+
+CanonicalCode::CanonicalCode(const std::vector<uint64_t>& counts, const char* who) {
+    if (counts.size() > 57)
+        throw std::invalid_argument(std::string(who) + ": codes longer than 57 bits (" + num(counts.size()) +
+                                    " lengths) are not supported");
+    uint64_t kraft = 0, code = 0, rank = 0;  // kraft: sum of count << (57 - l), at most 2^57
+    for (unsigned l = 1; l <= counts.size(); ++l) {
+        const uint64_t c = counts[l - 1];
+        if (c > (uint64_t(1) << l) || (c << (57 - l)) > (uint64_t(1) << 57) - kraft)
+            throw std::invalid_argument(std::string(who) + ": the counts of codewords per length are not a prefix "
+                                        "code (Kraft sum above 1 at length " + num(l) + ")");
+        kraft += c << (57 - l);
+        count_[l] = c;
+        first_code_[l] = code;
+        first_rank_[l] = rank;
+        limit_[l] = (code + c) << (57 - l);
+        code = (code + c) << 1;
+        rank += c;
+        if (c && !lmax_) lmin_ = l;
+        if (c) lmax_ = l;
+    }
+    size_ = rank;
+}
+
+// ---------------------------------------------------------------------------
+// RlhMatrix
+
+RlhMatrix::RlhMatrix(std::vector<float> values, IndexArray code1_symbols, std::vector<uint64_t> code1_counts,
+                     std::vector<uint64_t> code2_counts, std::vector<uint8_t> row_mask, std::vector<uint8_t> col_mask,
+                     View<uint32_t> words, std::vector<uint64_t> block_offsets, uint64_t n_rows, uint64_t n_cols,
+                     Keep keep)
+    : values_(std::move(values)),
+      code1_symbols_(code1_symbols),
+      code1_(code1_counts, "RlhMatrix: code1_counts"),
+      code2_(code2_counts, "RlhMatrix: code2_counts"),
+      words_(words),
+      offsets_(std::move(block_offsets)),
+      n_(n_rows),
+      m_(n_cols),
+      keep_(std::move(keep)) {
+    const uint64_t k = values_.size();
+    for (uint64_t v = 0; v < k; ++v)
+        if (values_[v] == 0.f) invalid("values[" + num(v) + "] is zero: only nonzero values are listed");
+    rows_ = kept(row_mask, n_, "row_mask");
+    cols_ = kept(col_mask, m_, "col_mask");
+    if (rows_.empty() != cols_.empty())
+        invalid("row_mask keeps " + num(rows_.size()) + " rows but col_mask keeps " + num(cols_.size()) +
+                " columns: both or neither must be empty");
+    if (code1_symbols_.size() != code1_.size())
+        invalid("code1_symbols has " + num(code1_symbols_.size()) + " entries but code1_counts counts " +
+                num(code1_.size()) + " codewords");
+    const bool two = !code2_counts.empty();
+    if (two && code2_.size() != k)
+        invalid("code2_counts counts " + num(code2_.size()) + " codewords but there are " + num(k) + " values");
+    if (two && code2_.size() == 0) invalid("code2_counts must be empty or count at least one codeword");
+    const uint64_t bound = two ? kBuckets : kBuckets * k;
+    for (size_t i = 0; i < code1_symbols_.size(); ++i)
+        if (code1_symbols_.at(i) >= bound)
+            invalid("code1_symbols[" + num(i) + "] = " + num(code1_symbols_.at(i)) + " is out of range (" +
+                    (two ? "a run bucket below " : "a pair bucket * k + value below ") + num(bound) + ")");
+    const size_t blocks = (cols_.size() + kBlockCols - 1) / kBlockCols;
+    if (offsets_.size() != blocks + 1)
+        invalid("block_offsets has " + num(offsets_.size()) + " entries, expected " + num(blocks + 1) + " (" +
+                num(cols_.size()) + " kept columns in blocks of " + num(kBlockCols) + ", plus one)");
+    for (size_t b = 0; b < blocks; ++b)
+        if (offsets_[b + 1] < offsets_[b])
+            invalid("block_offsets must be non-decreasing, but block_offsets[" + num(b + 1) + "] = " +
+                    num(offsets_[b + 1]) + " < " + num(offsets_[b]));
+    const uint64_t total = offsets_.back(), need = total / 32 + (total % 32 != 0) + 2;
+    if (words_.size < need)
+        invalid("words has " + num(words_.size) + " entries but block_offsets[-1] = " + num(total) +
+                " needs at least " + num(need) + " (the stream plus 2 zero padding words)");
+    if (code1_.size() == 0 && total != offsets_.front()) invalid("the blocks hold bits but the code is empty");
+    cost_.assign(blocks + 1, 0);
+    for (size_t b = 0; b < blocks; ++b) cost_[b + 1] = cost_[b] + (offsets_[b + 1] - offsets_[b]) / 4 + 64;
+    build_table();
+}
+
+void RlhMatrix::build_table() {
+    constexpr unsigned T = kTableBits;
+    table_.assign(size_t(1) << T, RlhEntry{0.f, 0, 0, 0});
+    const uint64_t k = values_.size();
+    const auto fill = [&](uint64_t code, unsigned len, unsigned bucket, uint64_t v) {
+        const unsigned eb = bucket_extra_bits(bucket);
+        const uint64_t base = bucket_base(bucket);
+        const float value = values_[v];
+        if (len + eb <= T) {  // codewords and extra bits: the whole pair in one entry
+            for (uint64_t x = 0; x < (uint64_t(1) << eb); ++x) {
+                const unsigned l = len + eb;
+                const uint64_t first = ((code << eb) | x) << (T - l);
+                std::fill(&table_[first], &table_[first] + (size_t(1) << (T - l)),
+                          RlhEntry{value, static_cast<uint16_t>(base + x), static_cast<uint8_t>(l), 0});
+            }
+        } else if (eb <= 14) {  // the extra bits are read after the entry (run < 2^16)
+            const uint64_t first = code << (T - len);
+            std::fill(&table_[first], &table_[first] + (size_t(1) << (T - len)),
+                      RlhEntry{value, static_cast<uint16_t>(base), static_cast<uint8_t>(len),
+                               static_cast<uint8_t>(eb)});
+        }
+    };
+    if (joint()) {
+        code1_.each(T, [&](uint64_t code, unsigned len, uint64_t rank) {
+            const uint64_t s = code1_symbols_.at(rank);
+            fill(code, len, static_cast<unsigned>(s / k), s % k);
+        });
+    } else {
+        code1_.each(T - 1, [&](uint64_t c1, unsigned l1, uint64_t rank) {
+            const unsigned bucket = static_cast<unsigned>(code1_symbols_.at(rank));
+            code2_.each(T - l1, [&](uint64_t c2, unsigned l2, uint64_t v) { fill((c1 << l2) | c2, l1 + l2, bucket, v); });
+        });
+    }
+}
+
+// Decodes the pair at bit `pos` (block end `end`) the canonical way: its bits, 0 if invalid.
+unsigned RlhMatrix::slow_pair(uint64_t pos, uint64_t end, uint64_t& run, float& value) const {
+    const uint64_t k = values_.size();
+    uint64_t p = pos, rank;
+    const unsigned l1 = code1_.decode(peek64(words_.data, p), rank);
+    if (!l1) return 0;
+    p += l1;
+    // Symbols are viewed: clamped so that a later change cannot lead out of range.
+    const uint64_t s = std::min<uint64_t>(code1_symbols_.at(rank), joint() ? kBuckets * k - 1 : kBuckets - 1);
+    unsigned bucket;
+    uint64_t v;
+    if (joint()) {
+        bucket = static_cast<unsigned>(s / k);
+        v = s % k;
+    } else {
+        if (p >= end) return 0;
+        const unsigned l2 = code2_.decode(peek64(words_.data, p), v);
+        if (!l2) return 0;
+        p += l2;
+        bucket = static_cast<unsigned>(s);
+    }
+    const unsigned eb = bucket_extra_bits(bucket);
+    uint64_t extra = 0;
+    if (eb) {
+        if (p >= end) return 0;
+        extra = peek64(words_.data, p) >> (64 - eb);
+        p += eb;
+    }
+    if (p > end) return 0;
+    run = bucket_base(bucket) + extra;
+    value = values_[v];
+    return static_cast<unsigned>(p - pos);
+}
+
+// Sends the entries of block b to the sink: column(c) when compact column c starts, then
+// put(row, value) for its nonzeros (compact row indices), and flush() at the end.
+template <class Sink>
+void RlhMatrix::decode_block(size_t b, Sink& sink) const {
+    constexpr unsigned T = kTableBits;
+    constexpr unsigned kRefill = 64 - (T + 14);  // after this many bits, the next entry may not fit
+    const uint64_t start = offsets_[b], end = offsets_[b + 1], n = rows_.size();
+    const size_t col_end = std::min(cols_.size(), (b + 1) * kBlockCols);
+    size_t col = b * kBlockCols;
+    uint64_t row = 0, pos = start;  // row: the next entry of column col
+    const RlhEntry* tab = table_.data();
+    const uint32_t* words = words_.data;
+    sink.column(col);
+    // Moves `run` entries on, across columns if need be.
+    const auto skip = [&](uint64_t run) {
+        if (HAMSHAM_LIKELY(run < n - row)) {
+            row += run;
+            return;
+        }
+        run -= n - row;
+        const uint64_t columns = run / n + 1;
+        if (columns >= col_end - col) corrupted(b, "a run of zeros passes the block's last column", pos, start, end);
+        col += columns;
+        row = run % n;
+        sink.column(col);
+    };
+    while (pos < end) {
+        uint64_t buf = peek64(words, pos);
+        for (unsigned used = 0;;) {
+            const RlhEntry e = tab[buf >> (64 - T)];
+            if (!HAMSHAM_LIKELY(e.len)) {
+                uint64_t run;
+                float v;
+                const unsigned bits = slow_pair(pos, end, run, v);
+                if (!bits) corrupted(b, "invalid codeword or a pair cut by the block's end", pos, start, end);
+                pos += bits;
+                skip(run);
+                sink.put(row, v);
+                ++row;
+                break;
+            }
+            const unsigned bits = e.len + e.ebits;
+            const uint64_t extra = ((buf << e.len) >> 1) >> (63 - e.ebits);
+            buf <<= bits;
+            used += bits;
+            pos += bits;
+            skip(e.run + extra);
+            sink.put(row, e.value);
+            ++row;
+            if (used > kRefill || pos >= end) break;
+        }
+    }
+    if (pos != end) corrupted(b, "the last pair overruns the block's bits", pos, start, end);
+    sink.flush();
+}
+
+void RlhMatrix::matmul(const float* X, size_t r, float* Y, long threads) const {
+    std::fill(Y, Y + r * m_, 0.f);
+    const size_t blocks = offsets_.size() - 1;
+    if (r == 0 || blocks == 0) return;
+    const size_t stride = padded_width(r);
+    const size_t parts = resolve_threads(threads, blocks, cost_.back() * r);
+    const std::unique_ptr<float[]> xt = transpose_kept(X, r, n_, rows_, stride);
+    const std::vector<size_t> bounds = balanced_ranges(cost_, parts);
+    with_acc(stride, [&](auto tag) {
+        using Acc = typename decltype(tag)::type;
+        run_parallel_fast(parts, [&](size_t t) {
+            MatmulSink<Acc> sink(xt.get(), stride, r, m_, Y, cols_.data());
+            for (size_t b = bounds[t]; b < bounds[t + 1]; ++b) decode_block(b, sink);
+        });
+    });
+}
+
+void RlhMatrix::apply(const float* X, size_t r, float* Y, long threads) const {
+    std::fill(Y, Y + n_ * r, 0.f);
+    const size_t blocks = offsets_.size() - 1;
+    if (r == 0 || blocks == 0) return;
+    const size_t stride = padded_width(r);
+    const size_t parts = resolve_threads(threads, blocks, cost_.back() * r);
+    const std::unique_ptr<float[]> xp = pad_rows(X, m_, r, stride);
+    with_acc(stride, [&](auto tag) {
+        using Acc = typename decltype(tag)::type;
+        scatter_product(
+            rows_.size(), balanced_ranges(cost_, parts), stride,
+            [&](size_t b0, size_t b1, float* out) {
+                ApplySink<Acc> sink{out, xp.get(), stride, cols_.data()};
+                for (size_t b = b0; b < b1; ++b) decode_block(b, sink);
+            },
+            [&](uint64_t i, const double* sums) {
+                for (size_t c = 0; c < r; ++c) Y[rows_[i] * r + c] = static_cast<float>(sums[c]);
+            });
+    });
+}
+
+void RlhMatrix::decode(float* out, size_t j0, size_t j1, long threads) const {
+    const size_t width = j1 - j0;
+    std::fill(out, out + n_ * width, 0.f);
+    const size_t c0 = std::lower_bound(cols_.begin(), cols_.end(), j0) - cols_.begin();
+    const size_t c1 = std::lower_bound(cols_.begin(), cols_.end(), j1) - cols_.begin();
+    if (c0 == c1) return;
+    const size_t b0 = c0 / kBlockCols, b1 = (c1 + kBlockCols - 1) / kBlockCols;
+    const size_t parts = resolve_threads(threads, b1 - b0, cost_[b1] - cost_[b0]);
+    const std::vector<size_t> bounds = balanced_ranges(cost_, parts, b0, b1);
+    run_parallel_fast(parts, [&](size_t t) {
+        StoreColumnsSink sink{out, width, j0, j1, rows_.data(), cols_.data()};
+        for (size_t b = bounds[t]; b < bounds[t + 1]; ++b) decode_block(b, sink);
+    });
+}
+
+}  // namespace hamsham

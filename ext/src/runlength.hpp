@@ -1,0 +1,136 @@
+// RLH ("run-length Huffman"): a matrix stored as (zero run, value) pairs coded with
+// canonical Huffman codes, multiplied straight from its bitstream (docs/entropy_format.md).
+//
+// Layout. Rows and columns without a nonzero are dropped (listed once, as bit masks); the
+// kept columns are cut into blocks of kBlockCols. A block is one bitstream of pairs over
+// its entries in column-major order: each pair is the number z of zeros before the next
+// nonzero (runs cross column boundaries), then that nonzero's value. z is coded as a
+// bucket (kBuckets of them: z < 16 exactly, then two per octave) plus the bucket's extra
+// bits; zeros after the block's last nonzero are not coded (its bits end there). A pair
+// is written as codeword1 [codeword2] extra-bits, in one of two modes:
+//   joint:    one code over the pairs (bucket, value), symbol bucket * k + value;
+//   factored: a code over the buckets, then a code over the values.
+// Codes are canonical: symbols sorted by (length, symbol), described by the number of
+// codewords of each length (and, for code 1, its symbols in that order; code 2's symbols
+// are the values in the order they are stored). Block b's bits are
+// [block_offsets[b], block_offsets[b + 1]) of `words` (MSB first, two padding words).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "kernels.hpp"
+
+namespace hamsham {
+
+constexpr size_t kBlockCols = 64;  // kept columns per block (the unit of parallel work)
+constexpr unsigned kBuckets = 136;  // run buckets: 16 exact, then 2 per octave up to 2^64
+
+// Bucket of a zero run z, its extra bits and its smallest run.
+inline unsigned run_bucket(uint64_t z) {
+    if (z < 16) return static_cast<unsigned>(z);
+    const unsigned L = 64 - static_cast<unsigned>(__builtin_clzll(z));  // bit length, >= 5
+    return 16 + 2 * (L - 5) + static_cast<unsigned>((z >> (L - 2)) & 1);
+}
+inline unsigned bucket_extra_bits(unsigned b) { return b < 16 ? 0 : (b - 16) / 2 + 3; }
+inline uint64_t bucket_base(unsigned b) {
+    if (b < 16) return b;
+    const unsigned e = bucket_extra_bits(b);
+    return uint64_t(2 + ((b - 16) & 1)) << e;
+}
+
+// A canonical code described by its count of codewords per length (1..57): decoding
+// returns the symbol's rank in canonical order.
+class CanonicalCode {
+public:
+    CanonicalCode() = default;
+    // Throws std::invalid_argument (naming `who`) when the counts are not a prefix code.
+    CanonicalCode(const std::vector<uint64_t>& counts_per_length, const char* who);
+
+    uint64_t size() const { return size_; }
+    unsigned lmax() const { return lmax_; }
+    // Rank of the codeword at the top of `buf` and its length (0: not a codeword).
+    inline unsigned decode(uint64_t buf, uint64_t& rank) const {
+        const uint64_t b = buf >> 7;  // 57 bits, left-justified
+        for (unsigned l = lmin_; l <= lmax_; ++l)
+            if (b < limit_[l]) {
+                rank = first_rank_[l] + (b >> (57 - l)) - first_code_[l];
+                return rank < size_ ? l : 0;
+            }
+        return 0;
+    }
+    // Calls f(codeword, length, rank) for every codeword of length <= max_len, shortest first.
+    template <class F>
+    void each(unsigned max_len, F&& f) const {
+        for (unsigned l = lmin_; l <= lmax_ && l <= max_len; ++l)
+            for (uint64_t i = 0; i < count_[l]; ++i) f(first_code_[l] + i, l, first_rank_[l] + i);
+    }
+
+private:
+    uint64_t size_ = 0;
+    unsigned lmin_ = 1, lmax_ = 0;
+    uint64_t count_[58] = {}, first_code_[58] = {}, first_rank_[58] = {}, limit_[58] = {};
+};
+
+// The stored arrays of an RLH matrix (what the encoder returns and the matrix reads).
+struct RlhArrays {
+    std::vector<float> values;           // the distinct nonzero values (factored: in code-2 order)
+    std::vector<uint32_t> code1_symbols;  // code 1's symbols in canonical order
+    std::vector<uint64_t> code1_counts;   // codewords of each length 1, 2, ... of code 1
+    std::vector<uint64_t> code2_counts;   // the same for code 2 (empty: joint mode)
+    std::vector<uint8_t> row_mask, col_mask;  // packed MSB first; empty: nothing dropped
+    std::vector<uint32_t> words;
+    std::vector<uint64_t> block_offsets;
+};
+
+// Encodes W (n x m, C order, float32, no NaN, -0.0 already +0.0), choosing the mode
+// that stores fewer bits.
+RlhArrays rlh_encode(const float* W, uint64_t n, uint64_t m);
+
+// One decoding-table entry: a pair whose codewords fit in kTableBits. `len` bits are
+// consumed; then `ebits` extra bits are added to `run` (0 when they are in `len`).
+struct RlhEntry {
+    float value;
+    uint16_t run;
+    uint8_t len;  // 0: decode this pair the slow way
+    uint8_t ebits;
+};
+
+class RlhMatrix {
+public:
+    // code1_symbols: widths 1, 2, 4 (viewed); words viewed; the rest copied.
+    RlhMatrix(std::vector<float> values, IndexArray code1_symbols, std::vector<uint64_t> code1_counts,
+              std::vector<uint64_t> code2_counts, std::vector<uint8_t> row_mask, std::vector<uint8_t> col_mask,
+              View<uint32_t> words, std::vector<uint64_t> block_offsets, uint64_t n_rows, uint64_t n_cols, Keep keep);
+    uint64_t n_rows() const { return n_; }
+    size_t n_cols() const { return m_; }
+    bool joint() const { return code2_.size() == 0; }
+    // Y (r x m) = X (r x n) @ W; Y (n x r) = W @ X (m x r); out = W[:, j0:j1] (n x (j1 - j0)).
+    void matmul(const float* X, size_t r, float* Y, long threads) const;
+    void apply(const float* X, size_t r, float* Y, long threads) const;
+    void decode(float* out, size_t j0, size_t j1, long threads) const;
+
+    static constexpr unsigned kTableBits = 11;
+
+private:
+    template <class Sink>
+    void decode_block(size_t b, Sink& sink) const;
+    unsigned slow_pair(uint64_t pos, uint64_t end, uint64_t& run, float& value) const;
+    void build_table();
+
+    std::vector<float> values_;
+    IndexArray code1_symbols_;
+    CanonicalCode code1_, code2_;
+    std::vector<uint64_t> rows_, cols_;  // kept rows and columns, ascending
+    View<uint32_t> words_;
+    std::vector<uint64_t> offsets_;
+    uint64_t n_;
+    size_t m_;
+    Keep keep_;
+    std::vector<RlhEntry> table_;
+    std::vector<uint64_t> cost_;  // prefix sums of the blocks' work
+};
+
+}  // namespace hamsham

@@ -1,0 +1,196 @@
+// The RLH encoder: two passes over W, block by block (layout: runlength.hpp). The first
+// counts the pairs, the second writes them; between them both modes' codes are built and
+// the one storing fewer bits is kept. Memory: W, one block of W transposed (n x 64 floats)
+// and the counts (a table of k x kBuckets pairs when the joint mode is tried).
+#include <algorithm>
+#include <numeric>
+#include <stdexcept>
+
+#include "bitstream.hpp"
+#include "huffman.hpp"
+#include "runlength.hpp"
+#include "value_map.hpp"
+
+namespace hamsham {
+namespace {
+
+// The joint mode is tried only when its table of pair counts stays small.
+constexpr uint64_t kMaxJointPairs = uint64_t(1) << 22;
+
+// Bytes per entry of the narrowest unsigned type holding `largest` (as the Python side stores it).
+uint64_t width_of(uint64_t largest) { return largest < 256 ? 1 : largest < 65536 ? 2 : largest >> 32 ? 8 : 4; }
+
+// A canonical Huffman code over symbols 0..S-1 with the given counts (0: unused).
+struct BuiltCode {
+    std::vector<uint32_t> symbols;  // used symbols in canonical order: by (length, symbol)
+    std::vector<uint64_t> counts_per_length;
+    std::vector<uint64_t> codeword;  // per symbol
+    std::vector<uint8_t> length;     // per symbol, 0 when unused
+    uint64_t data_bits = 0;          // sum of count * length
+
+    explicit BuiltCode(const std::vector<uint64_t>& counts) : codeword(counts.size(), 0), length(counts.size(), 0) {
+        std::vector<uint32_t> used;
+        for (uint32_t s = 0; s < counts.size(); ++s)
+            if (counts[s]) used.push_back(s);
+        if (used.empty()) return;
+        std::stable_sort(used.begin(), used.end(), [&](uint32_t a, uint32_t b) { return counts[a] > counts[b]; });
+        std::vector<uint64_t> sorted(used.size());
+        for (size_t i = 0; i < used.size(); ++i) sorted[i] = counts[used[i]];
+        const std::vector<uint8_t> lens = huffman_lengths(sorted.data(), sorted.size());
+        for (size_t i = 0; i < used.size(); ++i) length[used[i]] = lens[i];
+        std::stable_sort(used.begin(), used.end(), [&](uint32_t a, uint32_t b) {
+            return length[a] != length[b] ? length[a] < length[b] : a < b;
+        });
+        symbols = used;
+        counts_per_length.assign(length[used.back()], 0);
+        uint64_t code = 0;
+        unsigned prev = length[used.front()];
+        for (size_t i = 0; i < used.size(); ++i) {
+            const unsigned l = length[used[i]];
+            if (i) code = (code + 1) << (l - prev);
+            prev = l;
+            codeword[used[i]] = code;
+            ++counts_per_length[l - 1];
+            data_bits += counts[used[i]] * l;
+        }
+    }
+
+    // Bits of its description as stored: the counts per length (and, with `listed`, the symbols).
+    uint64_t table_bits(bool listed) const {
+        uint64_t bits = 0;
+        if (!counts_per_length.empty())
+            bits += 8 * width_of(*std::max_element(counts_per_length.begin(), counts_per_length.end())) *
+                    counts_per_length.size();
+        if (listed && !symbols.empty())
+            bits += 8 * width_of(*std::max_element(symbols.begin(), symbols.end())) * symbols.size();
+        return bits;
+    }
+};
+
+// Calls f(z, value index) for every nonzero of each kept column of block b, in column-major
+// order, z the zeros before it in the block; `buf` holds the block transposed.
+template <class F>
+void each_pair(const float* W, uint64_t m, const std::vector<uint64_t>& rows, const std::vector<uint64_t>& cols,
+               size_t b, const ValueMap& index, std::vector<float>& buf, F&& f) {
+    const uint64_t n = rows.size();
+    const size_t c0 = b * kBlockCols, c1 = std::min(cols.size(), c0 + kBlockCols), w = c1 - c0;
+    for (uint64_t i = 0; i < n; ++i) {
+        const float* src = W + rows[i] * m;
+        for (size_t c = 0; c < w; ++c) buf[c * n + i] = src[cols[c0 + c]];
+    }
+    uint64_t z = 0;
+    for (size_t e = 0; e < w * n; ++e) {
+        const float v = buf[e];
+        if (v == 0.f) {
+            ++z;
+            continue;
+        }
+        f(z, *index.find(key_of(v)));
+        z = 0;
+    }
+}
+
+std::vector<uint8_t> mask_of(const std::vector<uint8_t>& any) {
+    if (std::all_of(any.begin(), any.end(), [](uint8_t a) { return a; })) return {};
+    std::vector<uint8_t> mask((any.size() + 7) / 8, 0);
+    for (size_t i = 0; i < any.size(); ++i)
+        if (any[i]) mask[i / 8] |= uint8_t(0x80 >> (i % 8));
+    return mask;
+}
+
+}  // namespace
+
+RlhArrays rlh_encode(const float* W, uint64_t n, uint64_t m) {
+    // Kept rows and columns, and the distinct nonzero values (ascending).
+    std::vector<uint8_t> row_any(n, 0), col_any(m, 0);
+    ValueMap index;
+    std::vector<float> values;
+    for (uint64_t i = 0; i < n; ++i)
+        for (uint64_t j = 0; j < m; ++j) {
+            const float v = W[i * m + j];
+            if (v == 0.f) continue;
+            row_any[i] = col_any[j] = 1;
+            bool inserted;
+            index.find_or_insert(key_of(v), 0, inserted);
+            if (inserted) values.push_back(v);
+        }
+    std::sort(values.begin(), values.end());
+    for (uint32_t v = 0; v < values.size(); ++v) {
+        bool inserted;
+        index.find_or_insert(key_of(values[v]), 0, inserted) = v;
+    }
+    std::vector<uint64_t> rows, cols;
+    for (uint64_t i = 0; i < n; ++i)
+        if (row_any[i]) rows.push_back(i);
+    for (uint64_t j = 0; j < m; ++j)
+        if (col_any[j]) cols.push_back(j);
+    const uint64_t k = values.size();
+    const size_t blocks = (cols.size() + kBlockCols - 1) / kBlockCols;
+    std::vector<float> buf(rows.size() * std::min<size_t>(kBlockCols, cols.size()));
+
+    // Pass 1: counts of buckets, values and (when small enough) pairs; the extra bits.
+    const bool try_joint = k * kBuckets <= kMaxJointPairs;
+    std::vector<uint64_t> bucket_count(kBuckets, 0), value_count(k, 0), pair_count(try_joint ? k * kBuckets : 0, 0);
+    uint64_t extra_bits = 0;
+    for (size_t b = 0; b < blocks; ++b)
+        each_pair(W, m, rows, cols, b, index, buf, [&](uint64_t z, uint32_t v) {
+            const unsigned bucket = run_bucket(z);
+            ++bucket_count[bucket];
+            ++value_count[v];
+            if (try_joint) ++pair_count[bucket * k + v];
+            extra_bits += bucket_extra_bits(bucket);
+        });
+
+    // Both modes' codes; the one storing fewer bits is kept (ties: joint).
+    const BuiltCode buckets(bucket_count), vcode(value_count);
+    const uint64_t factored_bits = buckets.data_bits + vcode.data_bits + buckets.table_bits(true) + vcode.table_bits(false);
+    std::unique_ptr<BuiltCode> pairs;
+    if (try_joint) {
+        pairs.reset(new BuiltCode(pair_count));
+        if (pairs->data_bits + pairs->table_bits(true) > factored_bits) pairs.reset();
+    }
+    pair_count.clear();
+    pair_count.shrink_to_fit();
+
+    RlhArrays out;
+    out.row_mask = mask_of(row_any);
+    out.col_mask = mask_of(col_any);
+    if (pairs) {
+        out.values = values;
+        out.code1_symbols = pairs->symbols;
+        out.code1_counts = pairs->counts_per_length;
+    } else {
+        out.code1_symbols = buckets.symbols;
+        out.code1_counts = buckets.counts_per_length;
+        out.code2_counts = vcode.counts_per_length;
+        out.values.resize(k);
+        for (size_t r = 0; r < vcode.symbols.size(); ++r) out.values[r] = values[vcode.symbols[r]];
+    }
+    const uint64_t total = (pairs ? pairs->data_bits : buckets.data_bits + vcode.data_bits) + extra_bits;
+    out.words.assign(total / 32 + (total % 32 != 0) + 2, 0);
+
+    // Pass 2: the bits.
+    BitWriter writer(out.words.data());
+    out.block_offsets.assign(blocks + 1, 0);
+    for (size_t b = 0; b < blocks; ++b) {
+        out.block_offsets[b] = writer.position();
+        each_pair(W, m, rows, cols, b, index, buf, [&](uint64_t z, uint32_t v) {
+            const unsigned bucket = run_bucket(z);
+            if (pairs) {
+                const uint64_t s = uint64_t(bucket) * k + v;
+                writer.put(pairs->codeword[s], pairs->length[s]);
+            } else {
+                writer.put(buckets.codeword[bucket], buckets.length[bucket]);
+                writer.put(vcode.codeword[v], vcode.length[v]);
+            }
+            const unsigned eb = bucket_extra_bits(bucket);
+            if (eb) writer.put(z - bucket_base(bucket), eb);  // eb <= 57 for any run below 2^59
+        });
+    }
+    out.block_offsets[blocks] = writer.position();
+    writer.flush();
+    if (out.block_offsets[blocks] != total) throw std::logic_error("rlh_encode: the bit count is off");
+    return out;
+}
+
+}  // namespace hamsham

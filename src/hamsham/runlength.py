@@ -1,0 +1,55 @@
+"""RLH ("run-length Huffman"): a format beyond the study that stores a pruned, quantized
+matrix close to the entropy of its zero runs and values and multiplies straight from it.
+
+The kept columns (all-zero rows and columns are dropped, listed once as bit masks) are cut
+into blocks of 64; each block is a bitstream of (zero run, value) pairs in column-major
+order, coded with canonical Huffman codes, either one code over the pairs (joint) or a code
+over the runs' buckets followed by one over the values (factored), whichever stores fewer
+bits. Both products and decoding run in the compiled kernel from the bitstream, a block per
+unit of parallel work. Layout and measurements: docs/entropy_format.md.
+"""
+import numpy as np
+
+from hamsham.bits import index_dtype
+from hamsham.formats import _KernelBacked
+from hamsham.kernel import kernel
+from hamsham.values import as_matrix
+
+_FIELDS = ("values", "code1_symbols", "code1_counts", "code2_counts", "row_mask", "col_mask", "words",
+           "block_offsets")
+
+
+def _narrow(a) -> np.ndarray:
+    """An unsigned integer array in the narrowest type holding its entries (what is stored)."""
+    a = np.asarray(a)
+    return a.astype(index_dtype(int(a.max()) + 1 if len(a) else 1))
+
+
+class RLH(_KernelBacked):
+    """(zero run, value) pairs in canonical Huffman codes, in blocks of 64 kept columns."""
+
+    format = "rlh"
+
+    def __init__(self, arrays: dict, shape):
+        missing = [f for f in _FIELDS if f not in arrays]
+        if missing:
+            raise ValueError(f"invalid rlh structure: missing array(s) {', '.join(missing)}")
+        super().__init__(arrays, shape)
+
+    def _kernel_matrix(self, arrays):
+        return kernel.RlhMatrix(*(arrays[f] for f in _FIELDS), *self.shape)
+
+    @classmethod
+    def encode(cls, W):
+        W = as_matrix(W)
+        arrays = kernel.rlh_encode(W)
+        for name in ("code1_symbols", "code1_counts", "code2_counts", "block_offsets"):
+            arrays[name] = _narrow(arrays[name])
+        if arrays["block_offsets"].dtype.itemsize < 4:  # the kernel reads offsets as uint32 or uint64
+            arrays["block_offsets"] = arrays["block_offsets"].astype(np.uint32)
+        return cls(arrays, W.shape)
+
+    @property
+    def mode(self) -> str:
+        """"joint" (one code over the pairs) or "factored" (a run code, then a value code)."""
+        return "joint" if self._matrix.joint else "factored"
