@@ -408,7 +408,8 @@ PYBIND11_MODULE(_kernel, m) {
                           "rows and columns dropped, one bit offset per block of 64 kept columns. Keeps references "
                           "to `words` and `code1_symbols` (not copies) and makes them read-only.")
         .def(py::init([](const py::array& values, const py::array& code1_symbols, const py::array& code1_counts,
-                         const py::array& code2_counts, const py::array& row_mask, const py::array& col_mask,
+                         const py::array& code2_counts, const py::array& run_weights,
+                         const py::array& value_weights, const py::array& row_mask, const py::array& col_mask,
                          const py::array& words, const py::array& block_offsets, int64_t n_rows, int64_t n_cols) {
                  const std::string where = "RlhMatrix";
                  auto keeper = std::make_shared<Keeper>();
@@ -418,6 +419,8 @@ PYBIND11_MODULE(_kernel, m) {
                  return frozen(new RlhMatrix(copy_1d<float>(values, where, "values"), symbols,
                                              uint_vector(code1_counts, where, "code1_counts"),
                                              uint_vector(code2_counts, where, "code2_counts"),
+                                             uint_vector(run_weights, where, "run_weights"),
+                                             uint_vector(value_weights, where, "value_weights"),
                                              copy_1d<uint8_t>(row_mask, where, "row_mask"),
                                              copy_1d<uint8_t>(col_mask, where, "col_mask"), w,
                                              pointer_array(block_offsets, where, "block_offsets"),
@@ -426,7 +429,7 @@ PYBIND11_MODULE(_kernel, m) {
                                kept);
              }),
              py::arg("values"), py::arg("code1_symbols"), py::arg("code1_counts"), py::arg("code2_counts"),
-             py::arg("row_mask"), py::arg("col_mask"), py::arg("words"), py::arg("block_offsets"), py::arg("n_rows"),
+             py::arg("run_weights"), py::arg("value_weights"), py::arg("row_mask"), py::arg("col_mask"), py::arg("words"), py::arg("block_offsets"), py::arg("n_rows"),
              py::arg("n_cols"))
         .def("matmul", [](const RlhMatrix& s, const py::array& X, long t) { return matmul(s, X, t, "RlhMatrix"); },
              py::arg("X"), py::arg("threads") = 0, "Y = X @ W for X float32 (r, n), C order; threads <= 0: all.")
@@ -434,7 +437,7 @@ PYBIND11_MODULE(_kernel, m) {
              py::arg("X"), py::arg("threads") = 0, "Y = W @ X for X float32 (m, r), C order; threads <= 0: all.")
         .def_property_readonly("n_rows", &RlhMatrix::n_rows)
         .def_property_readonly("n_cols", &RlhMatrix::n_cols)
-        .def_property_readonly("joint", &RlhMatrix::joint)
+        .def_property_readonly("mode", &RlhMatrix::mode)
         .def_property_readonly("shape", [](const RlhMatrix& s) { return py::make_tuple(s.n_rows(), s.n_cols()); });
     def_decoding<RlhMatrix>(rlh, "RlhMatrix");
 
@@ -454,6 +457,8 @@ PYBIND11_MODULE(_kernel, m) {
             out["code1_symbols"] = to_numpy(a.code1_symbols);
             out["code1_counts"] = to_numpy(a.code1_counts);
             out["code2_counts"] = to_numpy(a.code2_counts);
+            out["run_weights"] = to_numpy(a.run_weights);
+            out["value_weights"] = to_numpy(a.value_weights);
             out["row_mask"] = to_numpy(a.row_mask);
             out["col_mask"] = to_numpy(a.col_mask);
             out["words"] = to_numpy(a.words);
@@ -462,7 +467,7 @@ PYBIND11_MODULE(_kernel, m) {
         },
         py::arg("W"),
         "The RLH arrays of W (float32, n x m, C order, no NaN, -0.0 as +0.0): a dict of values, code1_symbols, "
-        "code1_counts, code2_counts, row_mask, col_mask, words, block_offsets (widest integer types; "
+        "code1_counts, code2_counts, run_weights, value_weights, row_mask, col_mask, words, block_offsets (widest integer types; "
         "hamsham.runlength narrows them).");
 
     m.attr("MAX_CODE_LENGTH") = kMaxLen;

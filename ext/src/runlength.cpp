@@ -161,13 +161,37 @@ CanonicalCode::CanonicalCode(const std::vector<uint64_t>& counts, const char* wh
 // ---------------------------------------------------------------------------
 // RlhMatrix
 
+// Product mode: code 1 rebuilt from the weights (validated), its symbols held by `symbols`.
+static std::vector<uint64_t> product_code(const std::vector<uint64_t>& run_weights, const std::vector<uint64_t>& value_weights,
+                                   uint64_t k, std::vector<uint32_t>& symbols) {
+    if (run_weights.empty()) return {};
+    if (run_weights.size() > kBuckets)
+        invalid("run_weights has " + num(run_weights.size()) + " entries, more than the " + num(kBuckets) + " buckets");
+    if (value_weights.size() != k)
+        invalid("value_weights has " + num(value_weights.size()) + " entries but there are " + num(k) + " values");
+    if (run_weights.size() * k > kMaxPairSymbols)
+        invalid("run_weights x value_weights make " + num(run_weights.size() * k) + " pairs, more than " +
+                num(kMaxPairSymbols));
+    for (const auto* w : {&run_weights, &value_weights})
+        for (uint64_t x : *w)
+            if (x > 65535) invalid("weights must be at most 65535, got " + num(x));
+    for (uint64_t v = 0; v < k; ++v)
+        if (!value_weights[v]) invalid("value_weights[" + num(v) + "] is 0: every value must have a weight");
+    BuiltCode code(product_counts(run_weights, value_weights));
+    symbols = std::move(code.symbols);
+    return code.counts_per_length;
+}
+
 RlhMatrix::RlhMatrix(std::vector<float> values, IndexArray code1_symbols, std::vector<uint64_t> code1_counts,
-                     std::vector<uint64_t> code2_counts, std::vector<uint8_t> row_mask, std::vector<uint8_t> col_mask,
+                     std::vector<uint64_t> code2_counts, std::vector<uint64_t> run_weights,
+                     std::vector<uint64_t> value_weights, std::vector<uint8_t> row_mask, std::vector<uint8_t> col_mask,
                      View<uint32_t> words, std::vector<uint64_t> block_offsets, uint64_t n_rows, uint64_t n_cols,
                      Keep keep)
     : values_(std::move(values)),
       code1_symbols_(code1_symbols),
-      code1_(code1_counts, "RlhMatrix: code1_counts"),
+      product_(!run_weights.empty()),
+      code1_(product_ ? product_code(run_weights, value_weights, values_.size(), built_symbols_) : code1_counts,
+             "RlhMatrix: code1_counts"),
       code2_(code2_counts, "RlhMatrix: code2_counts"),
       words_(words),
       offsets_(std::move(block_offsets)),
@@ -175,6 +199,13 @@ RlhMatrix::RlhMatrix(std::vector<float> values, IndexArray code1_symbols, std::v
       m_(n_cols),
       keep_(std::move(keep)) {
     const uint64_t k = values_.size();
+    if (product_) {
+        if (code1_symbols_.size() || !code1_counts.empty() || !code2_counts.empty())
+            invalid("run_weights (product mode) excludes code1_symbols, code1_counts and code2_counts");
+        code1_symbols_ = IndexArray{built_symbols_.data(), built_symbols_.size(), 4};
+    } else if (!value_weights.empty()) {
+        invalid("value_weights without run_weights");
+    }
     for (uint64_t v = 0; v < k; ++v)
         if (values_[v] == 0.f) invalid("values[" + num(v) + "] is zero: only nonzero values are listed");
     rows_ = kept(row_mask, n_, "row_mask");

@@ -12,7 +12,9 @@
 //   factored: a code over the buckets, then a code over the values.
 // Codes are canonical: symbols sorted by (length, symbol), described by the number of
 // codewords of each length (and, for code 1, its symbols in that order; code 2's symbols
-// are the values in the order they are stored). Block b's bits are
+// are the values in the order they are stored).
+//   product:  one code over the pairs, built (BuiltCode) from the counts
+//             run_weights[bucket] * value_weights[value]: only those weights are stored. Block b's bits are
 // [block_offsets[b], block_offsets[b + 1]) of `words` (MSB first, two padding words).
 #pragma once
 
@@ -74,12 +76,38 @@ private:
     uint64_t count_[58] = {}, first_code_[58] = {}, first_rank_[58] = {}, limit_[58] = {};
 };
 
+// A canonical Huffman code over symbols 0..S-1 built from their counts (0: unused):
+// lengths by huffman_lengths over the counts sorted by (count descending, symbol), then
+// the used symbols in canonical order, by (length, symbol). The product mode's decoder
+// rebuilds its code this way from the stored weights.
+struct BuiltCode {
+    std::vector<uint32_t> symbols;            // used symbols in canonical order
+    std::vector<uint64_t> counts_per_length;  // codewords of each length 1, 2, ...
+    std::vector<uint64_t> codeword;           // per symbol
+    std::vector<uint8_t> length;              // per symbol, 0 when unused
+    uint64_t data_bits = 0;                   // sum of count * length
+
+    explicit BuiltCode(const std::vector<uint64_t>& counts);
+    // Bits of its description as stored: the counts per length (and, with `listed`, the symbols).
+    uint64_t table_bits(bool listed) const;
+};
+
+// The product mode's pair counts: run_weights[b] * value_weights[v] at b * k + v.
+std::vector<uint64_t> product_counts(const std::vector<uint64_t>& run_weights, const std::vector<uint64_t>& value_weights);
+
+// Bytes per entry of the narrowest unsigned type holding `largest` (as the Python side stores it).
+inline uint64_t width_of(uint64_t largest) { return largest < 256 ? 1 : largest < 65536 ? 2 : largest >> 32 ? 8 : 4; }
+
+// Pair codes are built over at most this many (bucket, value) symbols.
+constexpr uint64_t kMaxPairSymbols = uint64_t(1) << 22;
+
 // The stored arrays of an RLH matrix (what the encoder returns and the matrix reads).
 struct RlhArrays {
     std::vector<float> values;           // the distinct nonzero values (factored: in code-2 order)
     std::vector<uint32_t> code1_symbols;  // code 1's symbols in canonical order
     std::vector<uint64_t> code1_counts;   // codewords of each length 1, 2, ... of code 1
-    std::vector<uint64_t> code2_counts;   // the same for code 2 (empty: joint mode)
+    std::vector<uint64_t> code2_counts;   // the same for code 2 (empty: joint or product mode)
+    std::vector<uint64_t> run_weights, value_weights;  // product mode (else empty)
     std::vector<uint8_t> row_mask, col_mask;  // packed MSB first; empty: nothing dropped
     std::vector<uint32_t> words;
     std::vector<uint64_t> block_offsets;
@@ -102,10 +130,13 @@ class RlhMatrix {
 public:
     // code1_symbols: widths 1, 2, 4 (viewed); words viewed; the rest copied.
     RlhMatrix(std::vector<float> values, IndexArray code1_symbols, std::vector<uint64_t> code1_counts,
-              std::vector<uint64_t> code2_counts, std::vector<uint8_t> row_mask, std::vector<uint8_t> col_mask,
+              std::vector<uint64_t> code2_counts, std::vector<uint64_t> run_weights,
+              std::vector<uint64_t> value_weights, std::vector<uint8_t> row_mask, std::vector<uint8_t> col_mask,
               View<uint32_t> words, std::vector<uint64_t> block_offsets, uint64_t n_rows, uint64_t n_cols, Keep keep);
     uint64_t n_rows() const { return n_; }
     size_t n_cols() const { return m_; }
+    // "joint", "factored" or "product"; joint() is true when one code covers the pairs.
+    const char* mode() const { return product_ ? "product" : joint() ? "joint" : "factored"; }
     bool joint() const { return code2_.size() == 0; }
     // Y (r x m) = X (r x n) @ W; Y (n x r) = W @ X (m x r); out = W[:, j0:j1] (n x (j1 - j0)).
     void matmul(const float* X, size_t r, float* Y, long threads) const;
@@ -122,6 +153,8 @@ private:
 
     std::vector<float> values_;
     IndexArray code1_symbols_;
+    std::vector<uint32_t> built_symbols_;  // product mode: code 1's symbols, rebuilt from the weights
+    bool product_;
     CanonicalCode code1_, code2_;
     std::vector<uint64_t> rows_, cols_;  // kept rows and columns, ascending
     View<uint32_t> words_;

@@ -14,58 +14,15 @@
 namespace hamsham {
 namespace {
 
-// The joint mode is tried only when its table of pair counts stays small.
-constexpr uint64_t kMaxJointPairs = uint64_t(1) << 22;
-
-// Bytes per entry of the narrowest unsigned type holding `largest` (as the Python side stores it).
-uint64_t width_of(uint64_t largest) { return largest < 256 ? 1 : largest < 65536 ? 2 : largest >> 32 ? 8 : 4; }
-
-// A canonical Huffman code over symbols 0..S-1 with the given counts (0: unused).
-struct BuiltCode {
-    std::vector<uint32_t> symbols;  // used symbols in canonical order: by (length, symbol)
-    std::vector<uint64_t> counts_per_length;
-    std::vector<uint64_t> codeword;  // per symbol
-    std::vector<uint8_t> length;     // per symbol, 0 when unused
-    uint64_t data_bits = 0;          // sum of count * length
-
-    explicit BuiltCode(const std::vector<uint64_t>& counts) : codeword(counts.size(), 0), length(counts.size(), 0) {
-        std::vector<uint32_t> used;
-        for (uint32_t s = 0; s < counts.size(); ++s)
-            if (counts[s]) used.push_back(s);
-        if (used.empty()) return;
-        std::stable_sort(used.begin(), used.end(), [&](uint32_t a, uint32_t b) { return counts[a] > counts[b]; });
-        std::vector<uint64_t> sorted(used.size());
-        for (size_t i = 0; i < used.size(); ++i) sorted[i] = counts[used[i]];
-        const std::vector<uint8_t> lens = huffman_lengths(sorted.data(), sorted.size());
-        for (size_t i = 0; i < used.size(); ++i) length[used[i]] = lens[i];
-        std::stable_sort(used.begin(), used.end(), [&](uint32_t a, uint32_t b) {
-            return length[a] != length[b] ? length[a] < length[b] : a < b;
-        });
-        symbols = used;
-        counts_per_length.assign(length[used.back()], 0);
-        uint64_t code = 0;
-        unsigned prev = length[used.front()];
-        for (size_t i = 0; i < used.size(); ++i) {
-            const unsigned l = length[used[i]];
-            if (i) code = (code + 1) << (l - prev);
-            prev = l;
-            codeword[used[i]] = code;
-            ++counts_per_length[l - 1];
-            data_bits += counts[used[i]] * l;
-        }
-    }
-
-    // Bits of its description as stored: the counts per length (and, with `listed`, the symbols).
-    uint64_t table_bits(bool listed) const {
-        uint64_t bits = 0;
-        if (!counts_per_length.empty())
-            bits += 8 * width_of(*std::max_element(counts_per_length.begin(), counts_per_length.end())) *
-                    counts_per_length.size();
-        if (listed && !symbols.empty())
-            bits += 8 * width_of(*std::max_element(symbols.begin(), symbols.end())) * symbols.size();
-        return bits;
-    }
-};
+// Weights: counts scaled to 1..most (0 stays 0), the largest count to `most`.
+std::vector<uint64_t> weights(const std::vector<uint64_t>& counts, uint64_t most) {
+    const uint64_t top = counts.empty() ? 0 : *std::max_element(counts.begin(), counts.end());
+    std::vector<uint64_t> w(counts.size(), 0);
+    for (size_t i = 0; i < counts.size(); ++i)
+        if (counts[i])
+            w[i] = std::max<uint64_t>(1, static_cast<uint64_t>((static_cast<long double>(counts[i]) * most + top / 2) / top));
+    return w;
+}
 
 // Calls f(z, value index) for every nonzero of each kept column of block b, in column-major
 // order, z the zeros before it in the block; `buf` holds the block transposed.
@@ -100,6 +57,52 @@ std::vector<uint8_t> mask_of(const std::vector<uint8_t>& any) {
 
 }  // namespace
 
+
+BuiltCode::BuiltCode(const std::vector<uint64_t>& counts) : codeword(counts.size(), 0), length(counts.size(), 0) {
+    std::vector<uint32_t> used;
+    for (uint32_t s = 0; s < counts.size(); ++s)
+        if (counts[s]) used.push_back(s);
+    if (used.empty()) return;
+    std::stable_sort(used.begin(), used.end(), [&](uint32_t a, uint32_t b) { return counts[a] > counts[b]; });
+    std::vector<uint64_t> sorted(used.size());
+    for (size_t i = 0; i < used.size(); ++i) sorted[i] = counts[used[i]];
+    const std::vector<uint8_t> lens = huffman_lengths(sorted.data(), sorted.size());
+    for (size_t i = 0; i < used.size(); ++i) length[used[i]] = lens[i];
+    std::stable_sort(used.begin(), used.end(), [&](uint32_t a, uint32_t b) {
+        return length[a] != length[b] ? length[a] < length[b] : a < b;
+    });
+    symbols = used;
+    counts_per_length.assign(length[used.back()], 0);
+    uint64_t code = 0;
+    unsigned prev = length[used.front()];
+    for (size_t i = 0; i < used.size(); ++i) {
+        const unsigned l = length[used[i]];
+        if (i) code = (code + 1) << (l - prev);
+        prev = l;
+        codeword[used[i]] = code;
+        ++counts_per_length[l - 1];
+        data_bits += counts[used[i]] * l;
+    }
+}
+
+uint64_t BuiltCode::table_bits(bool listed) const {
+    uint64_t bits = 0;
+    if (!counts_per_length.empty())
+        bits += 8 * width_of(*std::max_element(counts_per_length.begin(), counts_per_length.end())) *
+                counts_per_length.size();
+    if (listed && !symbols.empty()) bits += 8 * width_of(*std::max_element(symbols.begin(), symbols.end())) * symbols.size();
+    return bits;
+}
+
+std::vector<uint64_t> product_counts(const std::vector<uint64_t>& run_weights,
+                                     const std::vector<uint64_t>& value_weights) {
+    const uint64_t k = value_weights.size();
+    std::vector<uint64_t> counts(run_weights.size() * k);
+    for (size_t b = 0; b < run_weights.size(); ++b)
+        for (uint64_t v = 0; v < k; ++v) counts[b * k + v] = run_weights[b] * value_weights[v];
+    return counts;
+}
+
 RlhArrays rlh_encode(const float* W, uint64_t n, uint64_t m) {
     // Kept rows and columns, and the distinct nonzero values (ascending).
     std::vector<uint8_t> row_any(n, 0), col_any(m, 0);
@@ -129,7 +132,7 @@ RlhArrays rlh_encode(const float* W, uint64_t n, uint64_t m) {
     std::vector<float> buf(rows.size() * std::min<size_t>(kBlockCols, cols.size()));
 
     // Pass 1: counts of buckets, values and (when small enough) pairs; the extra bits.
-    const bool try_joint = k * kBuckets <= kMaxJointPairs;
+    const bool try_joint = k * kBuckets <= kMaxPairSymbols;
     std::vector<uint64_t> bucket_count(kBuckets, 0), value_count(k, 0), pair_count(try_joint ? k * kBuckets : 0, 0);
     uint64_t extra_bits = 0;
     for (size_t b = 0; b < blocks; ++b)
@@ -141,13 +144,37 @@ RlhArrays rlh_encode(const float* W, uint64_t n, uint64_t m) {
             extra_bits += bucket_extra_bits(bucket);
         });
 
-    // Both modes' codes; the one storing fewer bits is kept (ties: joint).
+    // Every mode's code; the one storing fewer bits is kept (ties: the first tried).
     const BuiltCode buckets(bucket_count), vcode(value_count);
-    const uint64_t factored_bits = buckets.data_bits + vcode.data_bits + buckets.table_bits(true) + vcode.table_bits(false);
-    std::unique_ptr<BuiltCode> pairs;
+    uint64_t best = buckets.data_bits + vcode.data_bits + buckets.table_bits(true) + vcode.table_bits(false);
+    std::unique_ptr<BuiltCode> pairs;  // joint or product mode: the pair code
+    std::vector<uint64_t> run_weights, value_weights;
+    uint64_t pair_bits = 0;  // the pair code's data bits
     if (try_joint) {
-        pairs.reset(new BuiltCode(pair_count));
-        if (pairs->data_bits + pairs->table_bits(true) > factored_bits) pairs.reset();
+        std::unique_ptr<BuiltCode> joint(new BuiltCode(pair_count));
+        const uint64_t joint_bits = joint->data_bits + joint->table_bits(true);
+        if (joint_bits <= best) {
+            best = joint_bits;
+            pair_bits = joint->data_bits;
+            pairs = std::move(joint);
+        }
+        size_t used = kBuckets;  // run weights up to the last bucket used
+        while (used && !bucket_count[used - 1]) --used;
+        for (uint64_t most : {255u, 65535u}) {
+            std::vector<uint64_t> rw = weights(bucket_count, most), vw = weights(value_count, most);
+            rw.resize(used);
+            std::unique_ptr<BuiltCode> product(new BuiltCode(product_counts(rw, vw)));
+            uint64_t data = 0;
+            for (size_t s = 0; s < product->length.size(); ++s) data += pair_count[s] * product->length[s];
+            const uint64_t bits = data + 8 * width_of(most) * (rw.size() + vw.size());
+            if (bits < best) {
+                best = bits;
+                pair_bits = data;
+                pairs = std::move(product);
+                run_weights = std::move(rw);
+                value_weights = std::move(vw);
+            }
+        }
     }
     pair_count.clear();
     pair_count.shrink_to_fit();
@@ -157,8 +184,13 @@ RlhArrays rlh_encode(const float* W, uint64_t n, uint64_t m) {
     out.col_mask = mask_of(col_any);
     if (pairs) {
         out.values = values;
-        out.code1_symbols = pairs->symbols;
-        out.code1_counts = pairs->counts_per_length;
+        if (run_weights.empty()) {
+            out.code1_symbols = pairs->symbols;
+            out.code1_counts = pairs->counts_per_length;
+        } else {
+            out.run_weights = run_weights;
+            out.value_weights = value_weights;
+        }
     } else {
         out.code1_symbols = buckets.symbols;
         out.code1_counts = buckets.counts_per_length;
@@ -166,7 +198,7 @@ RlhArrays rlh_encode(const float* W, uint64_t n, uint64_t m) {
         out.values.resize(k);
         for (size_t r = 0; r < vcode.symbols.size(); ++r) out.values[r] = values[vcode.symbols[r]];
     }
-    const uint64_t total = (pairs ? pairs->data_bits : buckets.data_bits + vcode.data_bits) + extra_bits;
+    const uint64_t total = extra_bits + (pairs ? pair_bits : buckets.data_bits + vcode.data_bits);
     out.words.assign(total / 32 + (total % 32 != 0) + 2, 0);
 
     // Pass 2: the bits.

@@ -3,9 +3,9 @@ matrix close to the entropy of its zero runs and values and multiplies straight 
 
 The kept columns (all-zero rows and columns are dropped, listed once as bit masks) are cut
 into blocks of 64; each block is a bitstream of (zero run, value) pairs in column-major
-order, coded with canonical Huffman codes, either one code over the pairs (joint) or a code
-over the runs' buckets followed by one over the values (factored), whichever stores fewer
-bits. Both products and decoding run in the compiled kernel from the bitstream, a block per
+order, coded with canonical Huffman codes: one code over the pairs, listed (joint) or built
+from run and value weights (product), or a code over the runs' buckets followed by one over
+the values (factored), whichever stores fewer bits. Both products and decoding run in the compiled kernel from the bitstream, a block per
 unit of parallel work. Layout and measurements: docs/entropy_format.md.
 """
 import numpy as np
@@ -15,8 +15,8 @@ from hamsham.formats import _KernelBacked
 from hamsham.kernel import kernel
 from hamsham.values import as_matrix
 
-_FIELDS = ("values", "code1_symbols", "code1_counts", "code2_counts", "row_mask", "col_mask", "words",
-           "block_offsets")
+_FIELDS = ("values", "code1_symbols", "code1_counts", "code2_counts", "run_weights", "value_weights", "row_mask",
+           "col_mask", "words", "block_offsets")
 
 
 def _narrow(a) -> np.ndarray:
@@ -43,7 +43,7 @@ class RLH(_KernelBacked):
     def encode(cls, W):
         W = as_matrix(W)
         arrays = kernel.rlh_encode(W)
-        for name in ("code1_symbols", "code1_counts", "code2_counts", "block_offsets"):
+        for name in ("code1_symbols", "code1_counts", "code2_counts", "run_weights", "value_weights", "block_offsets"):
             arrays[name] = _narrow(arrays[name])
         if arrays["block_offsets"].dtype.itemsize < 4:  # the kernel reads offsets as uint32 or uint64
             arrays["block_offsets"] = arrays["block_offsets"].astype(np.uint32)
@@ -51,5 +51,7 @@ class RLH(_KernelBacked):
 
     @property
     def mode(self) -> str:
-        """"joint" (one code over the pairs) or "factored" (a run code, then a value code)."""
-        return "joint" if self._matrix.joint else "factored"
+        """How the pairs are coded: "joint" (one code over the pairs, its symbols listed),
+        "product" (one code over the pairs, built from stored run and value weights) or
+        "factored" (a code over the runs' buckets, then one over the values)."""
+        return self._matrix.mode
