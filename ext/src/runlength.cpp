@@ -15,6 +15,7 @@
 #ifndef HAMSHAM_LIKELY
 #define HAMSHAM_LIKELY(x) __builtin_expect(!!(x), 1)
 #endif
+#define HAMSHAM_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 namespace hamsham {
 namespace {
@@ -60,74 +61,88 @@ std::unique_ptr<float[]> transpose_kept(const float* X, size_t r, uint64_t n, co
     return xt;
 }
 
-// Y[:, j] for X @ W: column sums in float32, folded into float64 every kFoldRows terms.
+// Sinks receive a block's entries: column(st, c) when compact column c starts, put(st, row,
+// value) for each nonzero (compact row), flush(st) at the block's end. Their per-block state
+// `st` is a local of the decoding loop (kept in registers), not a member.
+
+// X @ W: column sums in float32, folded into float64 every kFoldRows terms, then Y[:, j].
 template <class Acc>
 struct MatmulSink {
+    struct State {
+        typename Acc::State acc;
+        uint64_t pending;
+        size_t column;
+    };
     const float* xt;
     size_t stride, r, m;
     float* Y;
     const uint64_t* cols;
     std::vector<float> storage;
     std::vector<double> total;
-    Acc acc;
-    uint64_t pending = 0;
-    size_t current = SIZE_MAX;
 
     MatmulSink(const float* xt_, size_t stride_, size_t r_, size_t m_, float* Y_, const uint64_t* cols_)
-        : xt(xt_), stride(stride_), r(r_), m(m_), Y(Y_), cols(cols_), storage(stride_, 0.f), total(r_, 0.0),
-          acc(storage.data(), stride_) {}
-    void column(size_t c) {
-        flush();
-        current = c;
+        : xt(xt_), stride(stride_), r(r_), m(m_), Y(Y_), cols(cols_), storage(stride_, 0.f), total(r_, 0.0) {}
+    State state() { return State{Acc::load_state(storage.data(), stride), 0, SIZE_MAX}; }
+    void column(State& st, size_t c) {
+        flush(st);
+        st.column = c;
     }
-    inline void put(uint64_t row, float v) {
-        acc.fma(xt + row * stride, v);
-        if (++pending == kFoldRows) {
-            acc.fold_into(total.data(), r);
-            pending = 0;
-        }
+    inline void put(State& st, uint64_t row, float v) {
+        Acc::fma(st.acc, xt + row * stride, v);
+        if (HAMSHAM_UNLIKELY(++st.pending == kFoldRows)) fold(st);
     }
-    void flush() {
-        if (current == SIZE_MAX) return;
-        acc.fold_into(total.data(), r);
-        pending = 0;
+    __attribute__((noinline)) void fold(State& st) {
+        float* a = storage.data();
+        Acc::save_state(a, st.acc);
+        for (size_t c = 0; c < r; ++c) total[c] += a[c];
+        std::fill(a, a + stride, 0.f);
+        st.acc = Acc::load_state(a, stride);
+        st.pending = 0;
+    }
+    void flush(State& st) {
+        if (st.column == SIZE_MAX) return;
+        fold(st);
         for (size_t c = 0; c < r; ++c) {
-            Y[c * m + cols[current]] = static_cast<float>(total[c]);
+            Y[c * m + cols[st.column]] = static_cast<float>(total[c]);
             total[c] = 0.0;
         }
-        current = SIZE_MAX;
+        st.column = SIZE_MAX;
     }
 };
 
 // W @ X: while column c is decoded its row of X is held; entry (row, v) adds v * X[c] to out[row].
 template <class Acc>
 struct ApplySink {
+    using State = typename Acc::State;
     float* out;
     const float* xp;
     size_t stride;
     const uint64_t* cols;
-    typename Acc::State x{};
-    void column(size_t c) { x = Acc::load_state(const_cast<float*>(xp + cols[c] * stride), stride); }
-    inline void put(uint64_t row, float v) { Acc::scatter(x, out + row * stride, v); }
-    void flush() {}
+    State state() const { return Acc::load_state(const_cast<float*>(xp), stride); }
+    void column(State& x, size_t c) const { x = Acc::load_state(const_cast<float*>(xp + cols[c] * stride), stride); }
+    inline void put(State& x, uint64_t row, float v) const { Acc::scatter(x, out + row * stride, v); }
+    void flush(State&) const {}
 };
 
 // Entries of columns [j0, j1) into out (n x width, C order, zeroed).
 struct StoreColumnsSink {
+    struct State {
+        uint64_t col;
+        bool inside;
+    };
     float* out;
     size_t width, j0, j1;
     const uint64_t* rows;
     const uint64_t* cols;
-    uint64_t col = 0;
-    bool inside = false;
-    void column(size_t c) {
-        col = cols[c];
-        inside = col >= j0 && col < j1;
+    State state() const { return State{0, false}; }
+    void column(State& st, size_t c) const {
+        st.col = cols[c];
+        st.inside = st.col >= j0 && st.col < j1;
     }
-    inline void put(uint64_t row, float v) {
-        if (inside) out[rows[row] * width + (col - j0)] = v;
+    inline void put(const State& st, uint64_t row, float v) const {
+        if (st.inside) out[rows[row] * width + (st.col - j0)] = v;
     }
-    void flush() {}
+    void flush(State&) const {}
 };
 
 }  // namespace
@@ -312,8 +327,7 @@ unsigned RlhMatrix::slow_pair(uint64_t pos, uint64_t end, uint64_t& run, float& 
     return static_cast<unsigned>(p - pos);
 }
 
-// Sends the entries of block b to the sink: column(c) when compact column c starts, then
-// put(row, value) for its nonzeros (compact row indices), and flush() at the end.
+// Sends the entries of block b to the sink (see the sinks above).
 template <class Sink>
 void RlhMatrix::decode_block(size_t b, Sink& sink) const {
     constexpr unsigned T = kTableBits;
@@ -324,7 +338,8 @@ void RlhMatrix::decode_block(size_t b, Sink& sink) const {
     uint64_t row = 0, pos = start;  // row: the next entry of column col
     const RlhEntry* tab = table_.data();
     const uint32_t* words = words_.data;
-    sink.column(col);
+    auto st = sink.state();
+    sink.column(st, col);
     // Moves `run` entries on, across columns if need be.
     const auto skip = [&](uint64_t run) {
         if (HAMSHAM_LIKELY(run < n - row)) {
@@ -336,7 +351,7 @@ void RlhMatrix::decode_block(size_t b, Sink& sink) const {
         if (columns >= col_end - col) corrupted(b, "a run of zeros passes the block's last column", pos, start, end);
         col += columns;
         row = run % n;
-        sink.column(col);
+        sink.column(st, col);
     };
     while (pos < end) {
         uint64_t buf = peek64(words, pos);
@@ -349,7 +364,7 @@ void RlhMatrix::decode_block(size_t b, Sink& sink) const {
                 if (!bits) corrupted(b, "invalid codeword or a pair cut by the block's end", pos, start, end);
                 pos += bits;
                 skip(run);
-                sink.put(row, v);
+                sink.put(st, row, v);
                 ++row;
                 break;
             }
@@ -359,13 +374,13 @@ void RlhMatrix::decode_block(size_t b, Sink& sink) const {
             used += bits;
             pos += bits;
             skip(e.run + extra);
-            sink.put(row, e.value);
+            sink.put(st, row, e.value);
             ++row;
             if (used > kRefill || pos >= end) break;
         }
     }
     if (pos != end) corrupted(b, "the last pair overruns the block's bits", pos, start, end);
-    sink.flush();
+    sink.flush(st);
 }
 
 void RlhMatrix::matmul(const float* X, size_t r, float* Y, long threads) const {

@@ -143,7 +143,7 @@ public:
     void apply(const float* X, size_t r, float* Y, long threads) const;
     void decode(float* out, size_t j0, size_t j1, long threads) const;
 
-    static constexpr unsigned kTableBits = 11;
+    static constexpr unsigned kTableBits = 13;
 
 private:
     template <class Sink>
