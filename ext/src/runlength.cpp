@@ -62,51 +62,45 @@ std::unique_ptr<float[]> transpose_kept(const float* X, size_t r, uint64_t n, co
 }
 
 // Sinks receive a block's entries: column(st, c) when compact column c starts, put(st, row,
-// value) for each nonzero (compact row), flush(st) at the block's end. Their per-block state
-// `st` is a local of the decoding loop (kept in registers), not a member.
+// value) for each nonzero (compact row), fold(st) after about kFoldRows of them, flush(st) at
+// the block's end. Their state `st` (an accumulator or a row of X) is a local of the decoding
+// loop, kept in registers.
 
-// X @ W: column sums in float32, folded into float64 every kFoldRows terms, then Y[:, j].
+// X @ W: column sums in float32, folded into float64 totals every ~kFoldRows terms, then Y[:, j].
 template <class Acc>
 struct MatmulSink {
-    struct State {
-        typename Acc::State acc;
-        uint64_t pending;
-        size_t column;
-    };
+    using State = typename Acc::State;
     const float* xt;
     size_t stride, r, m;
     float* Y;
     const uint64_t* cols;
     std::vector<float> storage;
     std::vector<double> total;
+    size_t current = SIZE_MAX;  // the column being summed
 
     MatmulSink(const float* xt_, size_t stride_, size_t r_, size_t m_, float* Y_, const uint64_t* cols_)
         : xt(xt_), stride(stride_), r(r_), m(m_), Y(Y_), cols(cols_), storage(stride_, 0.f), total(r_, 0.0) {}
-    State state() { return State{Acc::load_state(storage.data(), stride), 0, SIZE_MAX}; }
-    void column(State& st, size_t c) {
-        flush(st);
-        st.column = c;
-    }
-    inline void put(State& st, uint64_t row, float v) {
-        Acc::fma(st.acc, xt + row * stride, v);
-        if (HAMSHAM_UNLIKELY(++st.pending == kFoldRows)) fold(st);
-    }
-    __attribute__((noinline)) void fold(State& st) {
+    State state() { return Acc::load_state(storage.data(), stride); }
+    inline void put(State& acc, uint64_t row, float v) const { Acc::fma(acc, xt + row * stride, v); }
+    void fold(State& acc) {
         float* a = storage.data();
-        Acc::save_state(a, st.acc);
+        Acc::save_state(a, acc);
         for (size_t c = 0; c < r; ++c) total[c] += a[c];
         std::fill(a, a + stride, 0.f);
-        st.acc = Acc::load_state(a, stride);
-        st.pending = 0;
+        acc = Acc::load_state(a, stride);
     }
-    void flush(State& st) {
-        if (st.column == SIZE_MAX) return;
-        fold(st);
+    void column(State& acc, size_t c) {
+        flush(acc);
+        current = c;
+    }
+    void flush(State& acc) {
+        if (current == SIZE_MAX) return;
+        fold(acc);
         for (size_t c = 0; c < r; ++c) {
-            Y[c * m + cols[st.column]] = static_cast<float>(total[c]);
+            Y[c * m + cols[current]] = static_cast<float>(total[c]);
             total[c] = 0.0;
         }
-        st.column = SIZE_MAX;
+        current = SIZE_MAX;
     }
 };
 
@@ -121,6 +115,7 @@ struct ApplySink {
     State state() const { return Acc::load_state(const_cast<float*>(xp), stride); }
     void column(State& x, size_t c) const { x = Acc::load_state(const_cast<float*>(xp + cols[c] * stride), stride); }
     inline void put(State& x, uint64_t row, float v) const { Acc::scatter(x, out + row * stride, v); }
+    void fold(State&) const {}
     void flush(State&) const {}
 };
 
@@ -142,6 +137,7 @@ struct StoreColumnsSink {
     inline void put(const State& st, uint64_t row, float v) const {
         if (st.inside) out[rows[row] * width + (st.col - j0)] = v;
     }
+    void fold(State&) const {}
     void flush(State&) const {}
 };
 
@@ -273,11 +269,10 @@ void RlhMatrix::build_table() {
                 std::fill(&table_[first], &table_[first] + (size_t(1) << (T - l)),
                           RlhEntry{value, static_cast<uint16_t>(base + x), static_cast<uint8_t>(l), 0});
             }
-        } else if (eb <= 14) {  // the extra bits are read after the entry (run < 2^16)
+        } else if (eb <= 14) {  // the codewords, then the extra bits read apart (run < 2^16)
             const uint64_t first = code << (T - len);
             std::fill(&table_[first], &table_[first] + (size_t(1) << (T - len)),
-                      RlhEntry{value, static_cast<uint16_t>(base), static_cast<uint8_t>(len),
-                               static_cast<uint8_t>(eb)});
+                      RlhEntry{value, static_cast<uint16_t>(base), 0, static_cast<uint8_t>(len << 4 | eb)});
         }
     };
     if (joint()) {
@@ -327,60 +322,130 @@ unsigned RlhMatrix::slow_pair(uint64_t pos, uint64_t end, uint64_t& run, float& 
     return static_cast<unsigned>(p - pos);
 }
 
-// Sends the entries of block b to the sink (see the sinks above).
+// Decoding: a cursor per block; two blocks are decoded at once, a refill of each in turn,
+// so that the processor overlaps their dependency chains (each lookup waits for the one
+// before it: the codeword lengths say where the next codeword starts).
 template <class Sink>
-void RlhMatrix::decode_block(size_t b, Sink& sink) const {
-    constexpr unsigned T = kTableBits;
-    constexpr unsigned kRefill = 64 - (T + 14);  // after this many bits, the next entry may not fit
-    const uint64_t start = offsets_[b], end = offsets_[b + 1], n = rows_.size();
-    const size_t col_end = std::min(cols_.size(), (b + 1) * kBlockCols);
-    size_t col = b * kBlockCols;
-    uint64_t row = 0, pos = start;  // row: the next entry of column col
-    const RlhEntry* tab = table_.data();
-    const uint32_t* words = words_.data;
-    auto st = sink.state();
-    sink.column(st, col);
-    // Moves `run` entries on, across columns if need be.
-    const auto skip = [&](uint64_t run) {
-        if (HAMSHAM_LIKELY(run < n - row)) {
-            row += run;
-            return;
-        }
-        run -= n - row;
+struct RlhMatrix::Cursor {
+    Sink* sink;
+    typename Sink::State st;
+    size_t b = 0, col = 0, col_end = 0;
+    uint64_t start = 0, end = 0, pos = 0, row = 0, pending = 0;  // row: the next entry of column col
+};
+
+template <class Sink>
+bool RlhMatrix::begin(Cursor<Sink>& c, size_t b) const {
+    c.b = b;
+    c.start = c.pos = offsets_[b];
+    c.end = offsets_[b + 1];
+    c.col = b * kBlockCols;
+    c.col_end = std::min(cols_.size(), (b + 1) * kBlockCols);
+    c.row = c.pending = 0;
+    c.st = c.sink->state();
+    c.sink->column(c.st, c.col);
+    return c.pos < c.end || (finish(c), false);
+}
+
+template <class Sink>
+void RlhMatrix::finish(Cursor<Sink>& c) const {
+    if (c.pos != c.end) corrupted(c.b, "the last pair overruns the block's bits", c.pos, c.start, c.end);
+    c.sink->flush(c.st);
+}
+
+// Moves `run` entries on (across columns if need be), then sends the entry there; n: kept rows.
+template <class Sink>
+inline void RlhMatrix::emit(Cursor<Sink>& c, uint64_t n, uint64_t run, float v) const {
+    if (!HAMSHAM_LIKELY(run < n - c.row)) {
+        run -= n - c.row;
         const uint64_t columns = run / n + 1;
-        if (columns >= col_end - col) corrupted(b, "a run of zeros passes the block's last column", pos, start, end);
-        col += columns;
-        row = run % n;
-        sink.column(st, col);
-    };
-    while (pos < end) {
-        uint64_t buf = peek64(words, pos);
-        for (unsigned used = 0;;) {
+        if (columns >= c.col_end - c.col)
+            corrupted(c.b, "a run of zeros passes the block's last column", c.pos, c.start, c.end);
+        c.col += columns;
+        c.row = run % n;
+        c.sink->column(c.st, c.col);
+    } else {
+        c.row += run;
+    }
+    c.sink->put(c.st, c.row, v);
+    ++c.row;
+}
+
+// Decodes the pairs of one refill; false when the block is done (finished). A refill serves
+// up to 64 / T whole pairs from the table (a fixed count, without checks of the block's end
+// when it is more than 64 bits away: the loop's branches are predictable); a pair that is
+// not whole in the table (a long codeword, or extra bits past it) ends the refill and is
+// decoded from a fresh buffer.
+template <class Sink>
+inline bool RlhMatrix::step(Cursor<Sink>& c) const {
+    constexpr unsigned T = kTableBits, K = 64 / T;
+    const RlhEntry* tab = table_.data();
+    const uint64_t n = rows_.size();
+    uint64_t buf = peek64(words_.data, c.pos);
+    unsigned i = 0;
+    if (HAMSHAM_LIKELY(c.end - c.pos >= 64)) {
+        for (; i < K; ++i) {
             const RlhEntry e = tab[buf >> (64 - T)];
-            if (!HAMSHAM_LIKELY(e.len)) {
-                uint64_t run;
-                float v;
-                const unsigned bits = slow_pair(pos, end, run, v);
-                if (!bits) corrupted(b, "invalid codeword or a pair cut by the block's end", pos, start, end);
-                pos += bits;
-                skip(run);
-                sink.put(st, row, v);
-                ++row;
-                break;
-            }
-            const unsigned bits = e.len + e.ebits;
-            const uint64_t extra = ((buf << e.len) >> 1) >> (63 - e.ebits);
-            buf <<= bits;
-            used += bits;
-            pos += bits;
-            skip(e.run + extra);
-            sink.put(st, row, e.value);
-            ++row;
-            if (used > kRefill || pos >= end) break;
+            if (!HAMSHAM_LIKELY(e.len)) break;
+            buf <<= e.len;
+            c.pos += e.len;
+            emit(c, n, e.run, e.value);
+        }
+    } else {
+        for (; i < K && c.pos < c.end; ++i) {
+            const RlhEntry e = tab[buf >> (64 - T)];
+            if (!e.len) break;
+            buf <<= e.len;
+            c.pos += e.len;
+            emit(c, n, e.run, e.value);
         }
     }
-    if (pos != end) corrupted(b, "the last pair overruns the block's bits", pos, start, end);
-    sink.flush(st);
+    if (i < K && c.pos < c.end) {
+        uint64_t run;
+        float v;
+        const RlhEntry e = tab[peek64(words_.data, c.pos) >> (64 - T)];
+        unsigned bits;
+        if (e.ebits) {  // the codewords in the table, extra bits after them
+            const unsigned len = e.ebits >> 4, eb = e.ebits & 15;
+            if (c.pos + len >= c.end) corrupted(c.b, "a pair cut by the block's end", c.pos, c.start, c.end);
+            run = e.run + (peek64(words_.data, c.pos + len) >> (64 - eb));
+            v = e.value;
+            bits = len + eb;
+        } else {
+            bits = slow_pair(c.pos, c.end, run, v);
+            if (!bits) corrupted(c.b, "invalid codeword or a pair cut by the block's end", c.pos, c.start, c.end);
+        }
+        c.pos += bits;
+        emit(c, n, run, v);
+    }
+    c.pending += K + 1;
+    if (HAMSHAM_UNLIKELY(c.pending >= kFoldRows)) {
+        c.sink->fold(c.st);
+        c.pending = 0;
+    }
+    return c.pos < c.end || (finish(c), false);
+}
+
+// Sends the entries of blocks [b0, b1) to the sinks (two blocks at a time, see above).
+template <class Sink>
+void RlhMatrix::decode_blocks(size_t b0, size_t b1, Sink& sink_a, Sink& sink_b) const {
+    Cursor<Sink> a{&sink_a, {}}, c{&sink_b, {}};
+    size_t next = b0;
+    bool live_a = false, live_c = false;
+    for (;;) {
+        while (!live_a && next < b1) live_a = begin(a, next++);
+        while (!live_c && next < b1) live_c = begin(c, next++);
+        if (!live_a && !live_c) return;
+        if (live_a && live_c) {
+            do {
+                live_a = step(a);
+                live_c = step(c);
+            } while (live_a && live_c);
+        } else if (live_a) {
+            live_a = step(a);
+        } else {
+            live_c = step(c);
+        }
+    }
 }
 
 void RlhMatrix::matmul(const float* X, size_t r, float* Y, long threads) const {
@@ -394,8 +459,8 @@ void RlhMatrix::matmul(const float* X, size_t r, float* Y, long threads) const {
     with_acc(stride, [&](auto tag) {
         using Acc = typename decltype(tag)::type;
         run_parallel_fast(parts, [&](size_t t) {
-            MatmulSink<Acc> sink(xt.get(), stride, r, m_, Y, cols_.data());
-            for (size_t b = bounds[t]; b < bounds[t + 1]; ++b) decode_block(b, sink);
+            MatmulSink<Acc> sink_a(xt.get(), stride, r, m_, Y, cols_.data()), sink_b = sink_a;
+            decode_blocks(bounds[t], bounds[t + 1], sink_a, sink_b);
         });
     });
 }
@@ -412,8 +477,8 @@ void RlhMatrix::apply(const float* X, size_t r, float* Y, long threads) const {
         scatter_product(
             rows_.size(), balanced_ranges(cost_, parts), stride,
             [&](size_t b0, size_t b1, float* out) {
-                ApplySink<Acc> sink{out, xp.get(), stride, cols_.data()};
-                for (size_t b = b0; b < b1; ++b) decode_block(b, sink);
+                ApplySink<Acc> sink_a{out, xp.get(), stride, cols_.data()}, sink_b = sink_a;
+                decode_blocks(b0, b1, sink_a, sink_b);
             },
             [&](uint64_t i, const double* sums) {
                 for (size_t c = 0; c < r; ++c) Y[rows_[i] * r + c] = static_cast<float>(sums[c]);
@@ -431,8 +496,8 @@ void RlhMatrix::decode(float* out, size_t j0, size_t j1, long threads) const {
     const size_t parts = resolve_threads(threads, b1 - b0, cost_[b1] - cost_[b0]);
     const std::vector<size_t> bounds = balanced_ranges(cost_, parts, b0, b1);
     run_parallel_fast(parts, [&](size_t t) {
-        StoreColumnsSink sink{out, width, j0, j1, rows_.data(), cols_.data()};
-        for (size_t b = bounds[t]; b < bounds[t + 1]; ++b) decode_block(b, sink);
+        StoreColumnsSink sink_a{out, width, j0, j1, rows_.data(), cols_.data()}, sink_b = sink_a;
+        decode_blocks(bounds[t], bounds[t + 1], sink_a, sink_b);
     });
 }
 

@@ -117,12 +117,14 @@ struct RlhArrays {
 // that stores fewer bits.
 RlhArrays rlh_encode(const float* W, uint64_t n, uint64_t m);
 
-// One decoding-table entry: a pair whose codewords fit in kTableBits. `len` bits are
-// consumed; then `ebits` extra bits are added to `run` (0 when they are in `len`).
+// One decoding-table entry, indexed by the next kTableBits bits. A whole pair (codewords and
+// extra bits within them): `len` bits, zero run `run`. A pair whose codewords fit but not its
+// extra bits: len 0, `ebits` = codeword bits << 4 | extra bits, `run` its bucket's base.
+// Otherwise all 0 (decoded the canonical way).
 struct RlhEntry {
     float value;
     uint16_t run;
-    uint8_t len;  // 0: decode this pair the slow way
+    uint8_t len;
     uint8_t ebits;
 };
 
@@ -143,11 +145,21 @@ public:
     void apply(const float* X, size_t r, float* Y, long threads) const;
     void decode(float* out, size_t j0, size_t j1, long threads) const;
 
-    static constexpr unsigned kTableBits = 13;
+    static constexpr unsigned kTableBits = 11;
 
 private:
     template <class Sink>
-    void decode_block(size_t b, Sink& sink) const;
+    struct Cursor;
+    template <class Sink>
+    bool begin(Cursor<Sink>& c, size_t b) const;
+    template <class Sink>
+    bool step(Cursor<Sink>& c) const;
+    template <class Sink>
+    void emit(Cursor<Sink>& c, uint64_t n, uint64_t run, float v) const;
+    template <class Sink>
+    void finish(Cursor<Sink>& c) const;
+    template <class Sink>
+    void decode_blocks(size_t b0, size_t b1, Sink& sink_a, Sink& sink_b) const;
     unsigned slow_pair(uint64_t pos, uint64_t end, uint64_t& run, float& value) const;
     void build_table();
 
