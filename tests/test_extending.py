@@ -67,10 +67,15 @@ def test_a_format_added_through_the_catalogue_runs_through_the_pipeline(work):
         assert {row["matrix"] for row in rows(name)} == matrices, name
     for name in ("nets_space", "nets_energy"):
         assert {row["net"] for row in rows(name)} == nets, name
-    # COO's model counts what its class stores: a value and two indices per nonzero.
+    # COO's model counts what its class stores, measured by encoding each matrix.
     stored = {row["matrix"]: float(row["bits_per_entry"]) for row in encode}
     for row in rows("space"):
         assert float(row["bits_per_entry"]) == pytest.approx(stored[row["matrix"]], rel=1e-12), row
+    bits = {row["matrix"]: (int(row["nbits"]), int(row["rows"]) * int(row["cols"])) for row in encode}
+    for row in rows("nets_space"):
+        layers = [bits[r["name"]] for r in read_csv(results / "inventory.csv") if r["net"] == row["net"]]
+        expected = sum(b for b, _ in layers) / sum(entries for _, entries in layers)
+        assert float(row["bits_per_entry"]) == pytest.approx(expected, rel=1e-12), row
     assert {row["matrix"] for row in rows("time")} == matrices
     assert all(float(row["max_rel_err"]) < 1e-5 for row in rows("time"))
     assert {row["net"] for row in rows("nets_time")} == nets

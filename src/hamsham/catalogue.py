@@ -23,6 +23,9 @@ class Format:
     space: str = ""  # "module:function(net) -> bits per entry" of a hamsham.model.Network; "": none
     energy: str = ""  # "module:function(layer, net) -> pJ of one x @ W" of one LayerStats; "": none
     bound: str = ""  # "module:function(net) -> bits per entry", an upper bound reported as "<name>-ub"
+    # "module:function(W) -> dict[str, float]": statistics of the format's own encoding of one
+    # matrix that its model terms read as LayerStats.measured[name] (hamsham.model); "": none
+    measure: str = ""
     study: bool = False  # one of the study's formats: in the default config `formats`
     style: tuple = ()  # (color, marker, line style) in the figures; (): one is chosen by position
     # Memory of its `encode` and `time` jobs beyond a fixed 400 MiB, as a multiple of the
@@ -35,7 +38,7 @@ class Format:
         return f"{self.name}-ub" if self.bound else ""
 
     def load(self, what: str = "cls"):
-        """The object that field `what` ("cls", "space", "energy" or "bound") names."""
+        """The object that field `what` ("cls", "space", "energy", "bound" or "measure") names."""
         target = getattr(self, what)
         if not target:
             raise ValueError(f"format {self.name} has no {what}")
@@ -130,13 +133,13 @@ def style(name: str) -> tuple:
 
 
 def modules(*fields) -> set:
-    """The modules that the entries' `fields` ("cls", "space", "energy", "bound") name."""
+    """The modules that the entries' `fields` ("cls", "space", "energy", "bound", "measure") name."""
     return {getattr(f, what).partition(":")[0] for f in FORMATS for what in fields if getattr(f, what)}
 
 
 if __name__ == "__main__":
-    print("| name | code | class | product | space | energy | bound | study |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| name | code | class | product | space | energy | bound | measure | study |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for f in FORMATS:
         print(f"| {f.name} | {f.code} | {f.cls} | {f.product} | {f.space or '-'} | {f.energy or '-'} "
-              f"| {f.bound_name or '-'} | {'yes' if f.study else 'no'} |")
+              f"| {f.bound_name or '-'} | {f.measure or '-'} | {'yes' if f.study else 'no'} |")
