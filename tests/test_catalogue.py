@@ -35,6 +35,16 @@ def test_the_study_formats():
     assert hamsham.FORMATS == ("ham", "sham", "csc", "im", "cser", "dense")
 
 
+def test_formats_not_in_the_study_come_after_the_study_s(monkeypatch):
+    extra = catalogue.Format("X", "x", "m:X", "numpy", space="m:x_space", bound="m:x_ub_space")
+    monkeypatch.setattr(catalogue, "FORMATS", (extra,) + catalogue.FORMATS)
+    assert not catalogue.is_study("X") and not catalogue.is_study("X-ub")
+    assert catalogue.is_study("sHAM") and catalogue.is_study("sHAM-ub")
+    assert catalogue.study_first(["X", "CSC", "X-ub", "HAM", "HAM-ub"]) == ["CSC", "HAM", "HAM-ub", "X", "X-ub"]
+    with pytest.raises(ValueError, match="unknown format 'Y'"):
+        catalogue.is_study("Y")
+
+
 def test_the_rules_code_has_every_module_the_catalogue_names():
     """workflow/rules/common.smk counts as a job's code the modules that hamsham loads through
     the catalogue: every field naming a "module:attribute" is read there."""

@@ -4,7 +4,9 @@ tests derive theirs from.
 
 Adding a format is: its class (an `EncodedMatrix` subclass), its model terms
 (see hamsham.model), and one `Format` entry in `FORMATS` below (README,
-"Extending"). `python -m hamsham.catalogue` lists the entries.
+"Extending"). A format with `study=False` is not one of the study's: the tables
+and figures list it after the study's formats and mark it (`is_study`).
+`python -m hamsham.catalogue` lists the entries.
 
 This module imports nothing heavy (Snakemake reads it while it parses the
 workflow): classes and model terms are named as "module:attribute" and loaded
@@ -85,6 +87,16 @@ def names() -> list:
 def study_names() -> list:
     """The study's formats (the default of the config's `formats`)."""
     return [f.name for f in FORMATS if f.study]
+
+
+def is_study(name: str) -> bool:
+    """Whether a format, or a format's bound ("HAM-ub"), is one of the study's."""
+    return by_name(bound_of().get(name, name)).study
+
+
+def study_first(names) -> list:
+    """`names` (formats or bounds) with the study's first, each group in its given order."""
+    return sorted(names, key=lambda name: not is_study(name))
 
 
 def codes() -> tuple:
