@@ -1,5 +1,7 @@
 """hamsham.catalogue: every entry names what it says, and the library, the schema and the
 pipeline's scripts take their formats from it."""
+import dataclasses
+import re
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_entry_names_its_class_and_model_terms(entry):
     cls = entry.load("cls")
     assert issubclass(cls, hamsham.EncodedMatrix) and cls.format == entry.code
-    for what in ("space", "energy", "bound"):
+    for what in ("space", "energy", "bound", "measure"):
         assert not getattr(entry, what) or callable(entry.load(what))
     assert entry.product in ("kernel", "scipy", "numpy")
     assert len(catalogue.style(entry.name)) == 3
@@ -31,6 +33,27 @@ def test_names_and_codes_are_unique():
 def test_the_study_formats():
     assert catalogue.study_names() == ["HAM", "sHAM", "CSC", "IM", "CSER", "dense"]
     assert hamsham.FORMATS == ("ham", "sham", "csc", "im", "cser", "dense")
+
+
+def test_formats_not_in_the_study_come_after_the_study_s(monkeypatch):
+    extra = catalogue.Format("X", "x", "m:X", "numpy", space="m:x_space", bound="m:x_ub_space")
+    monkeypatch.setattr(catalogue, "FORMATS", (extra,) + catalogue.FORMATS)
+    assert not catalogue.is_study("X") and not catalogue.is_study("X-ub")
+    assert catalogue.is_study("sHAM") and catalogue.is_study("sHAM-ub")
+    assert catalogue.study_first(["X", "CSC", "X-ub", "HAM", "HAM-ub"]) == ["CSC", "HAM", "HAM-ub", "X", "X-ub"]
+    with pytest.raises(ValueError, match="unknown format 'Y'"):
+        catalogue.is_study("Y")
+
+
+def test_the_rules_code_has_every_module_the_catalogue_names():
+    """workflow/rules/common.smk counts as a job's code the modules that hamsham loads through
+    the catalogue: every field naming a "module:attribute" is read there."""
+    text = (ROOT / "workflow" / "rules" / "common.smk").read_text()
+    block = text[text.index("_LOADED_BY_NAME = {"):]
+    block = block[:block.index("}")]
+    read = {field for fields in re.findall(r":\s*\(([^)]*)\)", block) for field in re.findall(r'"(\w+)"', fields)}
+    named = {f.name for f in dataclasses.fields(catalogue.Format) if f.type is str} - {"name", "code", "product"}
+    assert read == named == {"cls", "space", "energy", "bound", "measure"}
 
 
 def test_model_keys_are_the_catalogue_s():

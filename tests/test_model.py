@@ -6,9 +6,10 @@ import pytest
 import reference_model
 
 import hamsham
+from hamsham import catalogue
 from hamsham.bits import bitreq
 from hamsham.huffman import HuffmanCode, code_space, code_ub_space
-from hamsham.model import rw
+from hamsham.model import LayerStats, rw
 from hamsham.values import ValueTable
 
 # W = [[0, 1, 0],
@@ -190,3 +191,41 @@ def test_paper_decoding_tables_decode_the_stream(seed, k):
     for j in range(W.shape[1]):
         symbols = code.decode_reference(arrays["words"], int(offsets[j]), W.shape[0])
         assert np.array_equal(code.table.values[symbols], W[:, j]), f"column {j}"
+
+
+MEASURED = []  # the matrices that `count_columns` measured
+
+
+def count_columns(W):
+    """A `measure` for the test: one statistic that no LayerStats field holds."""
+    MEASURED.append(W.shape)
+    return {"columns_with_a_nonzero": int(np.count_nonzero(W.any(axis=0)))}
+
+
+def columns_space(net):
+    """A space term that reads the measured statistic: bits per entry."""
+    return sum(s.measured["X"]["columns_with_a_nonzero"] for s in net.layers) / net.total
+
+
+def test_a_format_s_measure_reaches_its_space_term(monkeypatch):
+    """LayerStats.of runs each catalogue `measure` once per matrix and keeps its result for
+    the format's terms; the study's numbers do not change."""
+    layers = [SMALL, np.zeros((4, 5), np.float32), np.eye(3, dtype=np.float32)]
+    study_space, study_energy = hamsham.network_space(layers), hamsham.network_energy(layers)
+    entry = catalogue.Format("X", "x", "hamsham.formats:CSC", "numpy", space=f"{__name__}:columns_space",
+                             measure=f"{__name__}:count_columns")
+    monkeypatch.setattr(catalogue, "FORMATS", catalogue.FORMATS + (entry,))
+    MEASURED.clear()
+    stats = [LayerStats.of(W) for W in layers]
+    assert MEASURED == [(2, 3), (4, 5), (3, 3)]
+    assert [s.measured for s in stats] == [{"X": {"columns_with_a_nonzero": 3.0}},
+                                           {"X": {"columns_with_a_nonzero": 0.0}},
+                                           {"X": {"columns_with_a_nonzero": 3.0}}]
+    space = hamsham.network_space(stats)
+    assert space.pop("X") == (3 + 0 + 3) / (6 + 20 + 9)
+    assert space == study_space and hamsham.network_energy(stats) == study_energy
+    assert len(MEASURED) == 3  # the models reuse the statistics: no second measure
+
+
+def test_the_study_s_formats_measure_nothing():
+    assert LayerStats.of(SMALL).measured == {}

@@ -4,7 +4,9 @@ tests derive theirs from.
 
 Adding a format is: its class (an `EncodedMatrix` subclass), its model terms
 (see hamsham.model), and one `Format` entry in `FORMATS` below (README,
-"Extending"). `python -m hamsham.catalogue` lists the entries.
+"Extending"). A format with `study=False` is not one of the study's: the tables
+and figures list it after the study's formats and mark it (`is_study`).
+`python -m hamsham.catalogue` lists the entries.
 
 This module imports nothing heavy (Snakemake reads it while it parses the
 workflow): classes and model terms are named as "module:attribute" and loaded
@@ -23,6 +25,9 @@ class Format:
     space: str = ""  # "module:function(net) -> bits per entry" of a hamsham.model.Network; "": none
     energy: str = ""  # "module:function(layer, net) -> pJ of one x @ W" of one LayerStats; "": none
     bound: str = ""  # "module:function(net) -> bits per entry", an upper bound reported as "<name>-ub"
+    # "module:function(W) -> dict[str, float]": statistics of the format's own encoding of one
+    # matrix that its model terms read as LayerStats.measured[name] (hamsham.model); "": none
+    measure: str = ""
     study: bool = False  # one of the study's formats: in the default config `formats`
     style: tuple = ()  # (color, marker, line style) in the figures; (): one is chosen by position
     # Memory of its `encode` and `time` jobs beyond a fixed 400 MiB, as a multiple of the
@@ -35,7 +40,7 @@ class Format:
         return f"{self.name}-ub" if self.bound else ""
 
     def load(self, what: str = "cls"):
-        """The object that field `what` ("cls", "space", "energy" or "bound") names."""
+        """The object that field `what` ("cls", "space", "energy", "bound" or "measure") names."""
         target = getattr(self, what)
         if not target:
             raise ValueError(f"format {self.name} has no {what}")
@@ -87,6 +92,16 @@ def study_names() -> list:
     return [f.name for f in FORMATS if f.study]
 
 
+def is_study(name: str) -> bool:
+    """Whether a format, or a format's bound ("HAM-ub"), is one of the study's."""
+    return by_name(bound_of().get(name, name)).study
+
+
+def study_first(names) -> list:
+    """`names` (formats or bounds) with the study's first, each group in its given order."""
+    return sorted(names, key=lambda name: not is_study(name))
+
+
 def codes() -> tuple:
     """Every format's library code, in catalogue order."""
     return tuple(f.code for f in FORMATS)
@@ -133,13 +148,13 @@ def style(name: str) -> tuple:
 
 
 def modules(*fields) -> set:
-    """The modules that the entries' `fields` ("cls", "space", "energy", "bound") name."""
+    """The modules that the entries' `fields` ("cls", "space", "energy", "bound", "measure") name."""
     return {getattr(f, what).partition(":")[0] for f in FORMATS for what in fields if getattr(f, what)}
 
 
 if __name__ == "__main__":
-    print("| name | code | class | product | space | energy | bound | study |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| name | code | class | product | space | energy | bound | measure | study |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for f in FORMATS:
         print(f"| {f.name} | {f.code} | {f.cls} | {f.product} | {f.space or '-'} | {f.energy or '-'} "
-              f"| {f.bound_name or '-'} | {'yes' if f.study else 'no'} |")
+              f"| {f.bound_name or '-'} | {f.measure or '-'} | {'yes' if f.study else 'no'} |")

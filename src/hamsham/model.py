@@ -6,7 +6,9 @@ HAM code and one sHAM code. A single matrix is a network of one layer, so both
 forms are one computation. Terms marked "(sic)" in docs/model.md#energy are kept as printed.
 Each format's terms are the functions its hamsham.catalogue entry names: a space
 term takes the `Network` (bits per entry), an energy term one layer and its
-`Network` (picojoules of one vector-matrix product with that layer).
+`Network` (picojoules of one vector-matrix product with that layer). A format
+whose terms need statistics of its own encoding names a `measure` function; each
+layer keeps its results (`LayerStats.measured`). The study's formats measure nothing.
 
 Choices where the paper's model is silent or breaks (documented in README):
 * k = 1: the symbol gets a 1-bit code (see `hamsham.huffman`);
@@ -19,7 +21,7 @@ Choices where the paper's model is silent or breaks (documented in README):
   matrix with 2**32 or more nonzeros) raises ValueError.
 """
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -69,6 +71,8 @@ class LayerStats:
     table: ValueTable  # all values, zero included
     nz_table: ValueTable  # nonzero values
     cser: CserCounts
+    # format name -> what its catalogue `measure` function gave for this matrix
+    measured: dict = field(default_factory=dict, compare=False)
 
     @property
     def nm(self) -> int:
@@ -82,7 +86,13 @@ class LayerStats:
             raise ValueError(f"the model needs a matrix with entries, got shape {W.shape}")
         table = ValueTable.of(W)
         nnz = n * m - int(table.counts[table.values == 0].sum())
-        return cls(n, m, nnz, table, table.without_zero(), _cser_counts(W, table))
+        return cls(n, m, nnz, table, table.without_zero(), _cser_counts(W, table), _measured(W))
+
+
+def _measured(W: np.ndarray) -> dict:
+    """Each catalogue format's `measure` of W: {format name: {statistic: value}}."""
+    return {f.name: {key: float(value) for key, value in f.load("measure")(W).items()}
+            for f in catalogue.FORMATS if f.measure}
 
 
 def _cser_counts(W: np.ndarray, table: ValueTable) -> CserCounts:

@@ -1,5 +1,6 @@
 """COO (coordinate list), a format added the way README "Extending" says: this one
-module (its class and its model terms) and one entry in hamsham.catalogue.
+module (its class, its model terms and the measure its space term reads) and one
+entry in hamsham.catalogue. It is not one of the study's formats.
 
 tests/test_extending.py copies it into a copy of the workflow as src/hamsham/coo.py
 and adds its catalogue entry (`ENTRY` below); nothing else of the copy changes.
@@ -12,7 +13,7 @@ from hamsham.model import ADD, MUL, rw
 
 # The line that goes into hamsham.catalogue.FORMATS.
 ENTRY = ('Format("COO", "coo", "hamsham.coo:COO", "numpy", space="hamsham.coo:coo_space", '
-         'energy="hamsham.coo:coo_energy", study=False),')
+         'energy="hamsham.coo:coo_energy", measure="hamsham.coo:coo_measure", study=False),')
 
 
 class COO(EncodedMatrix):
@@ -48,9 +49,15 @@ class COO(EncodedMatrix):
         return np.ascontiguousarray(Y.T, dtype=np.float32)
 
 
+def coo_measure(W) -> dict:
+    """What COO stores of W: the bits of its encoding (a float32 value, a row index and a
+    column index per nonzero)."""
+    return {"bits": COO.encode(W).nbits}
+
+
 def coo_space(net) -> float:
-    """Bits per entry: a float32 value, a row index and a column index per nonzero."""
-    return net.weighted(lambda s: s.nnz / s.nm * (32 + bitreq(s.n) + bitreq(s.m)))
+    """Bits per entry: the measured bits of the layers' encodings over their entries."""
+    return sum(s.measured["COO"]["bits"] for s in net.layers) / net.total
 
 
 def coo_energy(s, net) -> float:

@@ -154,10 +154,10 @@ def _imports(path):
 
 
 # hamsham loads these by name from its catalogue: hamsham.formats the formats'
-# classes, hamsham.model their model terms.
+# classes, hamsham.model their model terms and the measures those terms read.
 _LOADED_BY_NAME = {
     SRC / "hamsham" / "formats.py": ("cls",),
-    SRC / "hamsham" / "model.py": ("space", "energy", "bound"),
+    SRC / "hamsham" / "model.py": ("space", "energy", "bound", "measure"),
 }
 
 
@@ -235,12 +235,15 @@ else:
 # What each job may need, as (MiB, multiple of its float32 matrix): an upper
 # envelope of the peak resident memory measured with bench/scale.py on the
 # look-alikes of imagenet (density 0.31) and census (density 0.57); the factors of
-# the `encode` and `time` jobs are each format's in hamsham.catalogue. At full size
+# the `encode` and `time` jobs are each format's in hamsham.catalogue. The model
+# jobs also run the `measure` of every format that has one (it may encode the
+# matrix): their factor is at least each such format's `encode` factor. At full size
 # (imagenet 4333 MiB): encode dense 4539, HAM 4950, CSER 5891, sHAM 6163, IM 6706,
 # CSC 7345 MiB; time IM 6589, dense 4499, CSC 2851 MiB; model 4374 MiB; to_npy
 # and reference ~300 MiB (README, "At full size"). It is declared as the job's
 # `mem_mb` and checked by its script before it loads the matrix. (CSC and sHAM
 # grow with the density: a fully dense matrix would need more.)
+MODEL_MEMORY = max([1.2] + [f.encode_memory for f in catalogue.FORMATS if f.measure])
 MEMORY = {
     # rules whose need does not grow with a matrix
     "kernel": (1500, 0.0),  # CMake + g++
@@ -257,8 +260,8 @@ MEMORY = {
     # per-matrix rules
     "to_npy": (500, 0.0),  # streams the text in blocks
     "reference": (500, 0.0),  # reads the matrix in row blocks
-    "model": (400, 1.2),
-    "net_model": (400, 1.2),  # the layers one after the other (declared for all)
+    "model": (400, MODEL_MEMORY),
+    "net_model": (400, MODEL_MEMORY),  # the layers one after the other (declared for all)
     **{("encode", f.name): (400, f.encode_memory) for f in catalogue.FORMATS},
     **{("time", f.name): (400, f.time_memory) for f in catalogue.FORMATS},
 }

@@ -196,8 +196,9 @@ def write_csv(path, header, rows):
 
 
 def write_text(path, text):
+    """Write `text` to `path` as UTF-8 (tables mark formats not in the study with a dagger)."""
     with atomic_path(path, suffix=".tmp") as tmp:
-        Path(tmp).write_text(text)
+        Path(tmp).write_text(text, encoding="utf-8")
 
 
 @contextlib.contextmanager

@@ -33,8 +33,9 @@ MEASURES = {
 
 
 def formats_for(measure, configured):
-    """The measure's formats, in catalogue order, restricted to the configured ones."""
-    return [f for f in MEASURES[measure]["formats"] if f in configured]
+    """The measure's formats restricted to the configured ones: the study's in catalogue
+    order, then those not in the study."""
+    return catalogue.study_first([f for f in MEASURES[measure]["formats"] if f in configured])
 
 
 def load(measure, part, data_csv, inventory_csv):

@@ -6,6 +6,8 @@ per matrix, one bar per format. Log scale on the value axis.
 accuracy_space (rule accuracy_figure): each net's score (its test accuracy, from
 its name) against its space occupancy, one panel per (architecture, format),
 one line per k through the pruning levels.
+Formats not in the study are drawn dash-dotted with hollow markers (hatched bars)
+and their legend labels and panel titles say "(not in study)".
 """
 
 import os
@@ -26,7 +28,7 @@ from _results import MEASURES, formats_for, load  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from hamsham.catalogue import bound_of, style  # noqa: E402
+from hamsham.catalogue import bound_of, is_study, style  # noqa: E402
 
 BOUND_OF = bound_of()  # a bound's name -> its format's
 
@@ -41,6 +43,25 @@ plt.rcParams.update({
     "grid.alpha": 0.3,
     "savefig.bbox": "tight",
 })
+
+
+def legend_label(name, what=""):
+    """A format's (or bound's) name and `what` as a legend shows them, marked if not in the study."""
+    return f"{name}{what}" if is_study(name) else f"{name}{what} (not in study)"
+
+
+def line_look(fmt):
+    """Color, marker and line style of a format's lines; hollow markers, dash-dot if not in the study."""
+    color, marker, line = style(fmt)
+    if is_study(fmt):
+        return {"color": color, "marker": marker, "ls": line}
+    return {"color": color, "marker": marker, "ls": "-.", "mfc": "none"}
+
+
+def bar_look(fmt):
+    """The fill of a format's bars: its color; white hatched in its color if not in the study."""
+    color = style(fmt)[0]
+    return {"color": color} if is_study(fmt) else {"facecolor": "white", "edgecolor": color, "hatch": "////"}
 
 
 def empty_figure(text):
@@ -82,12 +103,11 @@ def nets_figure(table, measure, formats, dataset):
                 rows = part[part.format == fmt].sort_values("pruning")
                 if rows.empty:
                     continue
-                color, marker, line = style(BOUND_OF.get(fmt, fmt))
                 if fmt in BOUND_OF:
-                    ax.plot(rows["pruning"].map(x), rows["value"], ls="--", lw=1.0, color=color, alpha=0.8)
+                    ax.plot(rows["pruning"].map(x), rows["value"], ls="--", lw=1.0, color=style(BOUND_OF[fmt])[0],
+                            alpha=0.8)
                 else:
-                    ax.plot(rows["pruning"].map(x), rows["value"], marker=marker, ms=4, lw=1.5,
-                            color=color, ls=line)
+                    ax.plot(rows["pruning"].map(x), rows["value"], ms=4, lw=1.5, **line_look(fmt))
             ax.set_xticks(range(len(levels)), [str(int(p)) for p in levels])
             title = f"{arch}, k = {int(k)}"
             if t is not None:
@@ -97,9 +117,8 @@ def nets_figure(table, measure, formats, dataset):
             if c == 0:
                 ax.set_ylabel(spec["label"])
             finish_log_axis(ax)
-    handles = [Line2D([], [], color=style(f)[0], marker=style(f)[1], ls=style(f)[2], label=f)
-               for f in formats]
-    handles += [Line2D([], [], color=style(BOUND_OF[b])[0], ls="--", label=f"{b} (upper bound)")
+    handles = [Line2D([], [], label=legend_label(f), **line_look(f)) for f in formats]
+    handles += [Line2D([], [], color=style(BOUND_OF[b])[0], ls="--", label=legend_label(b, " (upper bound)"))
                 for b in bounds]
     fig.suptitle(f"{spec['title']} of the compressed networks ({dataset})", fontsize=11)
     fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 8), frameon=False)
@@ -119,15 +138,15 @@ def benchmark_figure(table, measure, formats, dataset):
         for i, fmt in enumerate(formats):
             rows = part[part.format == fmt].set_index("key").reindex(keys)
             xs = np.arange(len(keys)) + (i - (len(formats) - 1) / 2) * width
-            ax.bar(xs, rows["value"], width=width, color=style(fmt)[0], label=fmt,
-                   edgecolor="white", linewidth=0.4)
+            ax.bar(xs, rows["value"], width=width, label=legend_label(fmt),
+                   **{"edgecolor": "white", "linewidth": 0.4, **bar_look(fmt)})
         ax.set_xticks(range(len(keys)), keys, rotation=15 if len(keys) > 4 else 0)
         ax.set_ylabel(spec["label"])
         if t is not None:
             ax.set_title(f"{int(t)} thread{'s' if t > 1 else ''}")
         finish_log_axis(ax)
         ax.grid(False, axis="x", which="both")
-    handles = [Patch(color=style(f)[0], label=f) for f in formats]
+    handles = [Patch(label=legend_label(f), **bar_look(f)) for f in formats]
     fig.suptitle(f"{spec['title']} of the benchmark matrices ({dataset})", fontsize=11)
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False)
     return fig
@@ -153,7 +172,8 @@ def accuracy_space_figure(table, formats, dataset):
                 rows = part[(part.format == fmt) & (part.clusters == k)].sort_values("pruning")
                 if rows.empty:
                     continue
-                ax.plot(rows["value"], rows["score"], marker="o", ms=4, lw=1.5, color=color)
+                look = {} if is_study(fmt) else {"ls": "-.", "mfc": "none"}
+                ax.plot(rows["value"], rows["score"], marker="o", ms=4, lw=1.5, color=color, **look)
                 if i == 0:
                     for _, row in rows.iterrows():
                         ax.annotate(f"{int(row['pruning'])}", (row["value"], row["score"]),
@@ -161,7 +181,7 @@ def accuracy_space_figure(table, formats, dataset):
             ax.set_xscale("log")
             ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.grid(True, which="minor", alpha=0.12)
-            ax.set_title(f"{arch}, {fmt}")
+            ax.set_title(f"{arch}, {legend_label(fmt)}")
             ax.set_xlabel(r"space occupancy $\psi/32$")
             if c == 0:
                 ax.set_ylabel(ylabel)

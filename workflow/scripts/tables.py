@@ -1,8 +1,10 @@
 """One of the paper's tables, as LaTeX (booktabs), Markdown and HTML.
 
 Formats are columns, networks or benchmark matrices are rows, and the best
-(smallest) value of each row is bold. Time tables hold one table per thread
-count.
+(smallest) value of each row is bold. Formats not in the study come last, their
+header marked with a dagger explained under the table, and are never bold: the
+best value is the best of the study's formats. Time tables hold one table per
+thread count.
 """
 
 import html
@@ -13,6 +15,10 @@ from _pipeline import log, start_job, write_text
 start_job(snakemake.log[0])  # noqa: F821
 
 from _results import MEASURES, formats_for, load, wide  # noqa: E402
+
+from hamsham.catalogue import is_study  # noqa: E402
+
+NOT_IN_STUDY = "not part of the study: added by this project (see README); never in bold"
 
 
 def number(value, measure):
@@ -29,43 +35,62 @@ def latex_escape(text):
     return text
 
 
+def dagger(column, mark):
+    """`mark` after the header of a format not in the study; "" after the study's."""
+    return "" if is_study(column) else mark
+
+
+def outside_study(frame):
+    """Whether the table has a column of a format not in the study (it needs the footnote)."""
+    return not all(is_study(c) for c in frame.columns)
+
+
 def cells(frame, measure):
-    """Formatted cells and, per row, the columns holding the best value."""
+    """Formatted cells and, per row, whether each holds the best value of the study's formats."""
+    study = [c for c in frame.columns if is_study(c)]
     out = []
     for key, row in frame.iterrows():
-        values = row.dropna()
+        values = row[study].dropna()
         best = set(values.index[values == values.min()]) if len(values) else set()
         out.append((key, [(number(row[c], measure), c in best) for c in frame.columns]))
     return out
 
 
 def markdown(frame, measure, head):
-    lines = [f"| {head} | " + " | ".join(frame.columns) + " |",
+    lines = [f"| {head} | " + " | ".join(c + dagger(c, "†") for c in frame.columns) + " |",
              "|---|" + "---:|" * len(frame.columns)]
     for key, row in cells(frame, measure):
         text = [f"**{v}**" if best and v else v for v, best in row]
         lines.append(f"| {key} | " + " | ".join(text) + " |")
+    if outside_study(frame):
+        lines += ["", f"† {NOT_IN_STUDY}"]
     return "\n".join(lines) + "\n"
 
 
 def latex(frame, measure, head):
     lines = [r"\begin{tabular}{l" + "r" * len(frame.columns) + "}", r"\toprule",
-             latex_escape(head) + " & " + " & ".join(latex_escape(c) for c in frame.columns) + r" \\",
+             latex_escape(head) + " & "
+             + " & ".join(latex_escape(c) + dagger(c, r"\dag{}") for c in frame.columns) + r" \\",
              r"\midrule"]
     for key, row in cells(frame, measure):
         text = [rf"\textbf{{{v}}}" if best and v else v for v, best in row]
         lines.append(latex_escape(str(key)) + " & " + " & ".join(text) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
+    if outside_study(frame):
+        lines.append(r"\par\smallskip{\footnotesize\dag{} " + latex_escape(NOT_IN_STUDY) + "}")
     return "\n".join(lines) + "\n"
 
 
 def html_table(frame, measure, head):
     out = ["<table>", "<thead><tr><th>" + html.escape(head) + "</th>"
-           + "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns) + "</tr></thead>", "<tbody>"]
+           + "".join(f"<th>{html.escape(c)}{dagger(c, '&dagger;')}</th>" for c in frame.columns)
+           + "</tr></thead>", "<tbody>"]
     for key, row in cells(frame, measure):
         text = [f"<td><b>{v}</b></td>" if best and v else f"<td>{v}</td>" for v, best in row]
         out.append(f"<tr><td>{html.escape(str(key))}</td>" + "".join(text) + "</tr>")
     out += ["</tbody>", "</table>"]
+    if outside_study(frame):
+        out.append(f"<p><small>&dagger; {html.escape(NOT_IN_STUDY)}</small></p>")
     return "\n".join(out) + "\n"
 
 
