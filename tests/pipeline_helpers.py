@@ -34,7 +34,7 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 KERNEL = Path("src") / "hamsham" / "_kernel.so"
 
 # The formats of a run with the default config, and the keys of its space and energy models.
-FORMATS = catalogue.study_names()
+FORMATS = catalogue.names()
 SPACE_FORMATS = catalogue.space_names()
 ENERGY_FORMATS = catalogue.energy_names()
 COLUMNS = {

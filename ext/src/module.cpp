@@ -471,6 +471,7 @@ PYBIND11_MODULE(_kernel, m) {
         "hamsham.runlength narrows them).");
 
     m.attr("MAX_CODE_LENGTH") = kMaxLen;
+    m.attr("RLH_TABLE_BITS") = RlhMatrix::kTableBits;
     register_encoders(m);
     m.def("set_min_work_per_thread", [](uint64_t units) { min_work_per_thread.store(units); }, py::arg("units"),
           "Work units below which one more thread is not started (default 2**17; 0: always split).");

@@ -28,7 +28,7 @@ class Format:
     # "module:function(W) -> dict[str, float]": statistics of the format's own encoding of one
     # matrix that its model terms read as LayerStats.measured[name] (hamsham.model); "": none
     measure: str = ""
-    study: bool = False  # one of the study's formats: in the default config `formats`
+    study: bool = False  # one of the study's formats (False: marked "not in the study" in tables and figures)
     style: tuple = ()  # (color, marker, line style) in the figures; (): one is chosen by position
     # Memory of its `encode` and `time` jobs beyond a fixed 400 MiB, as a multiple of the
     # float32 matrix (workflow/rules/common.smk, MEMORY). The defaults are the largest measured.
@@ -74,6 +74,8 @@ FORMATS = (
            study=True, style=("#7f7f7f", "x", ":"), encode_memory=1.1, time_memory=1.1),
     # Beyond the study (docs/entropy_format.md): not in the default config's `formats`.
     Format("RLH", "rlh", "hamsham.runlength:RLH", "kernel", study=False,
+           space="hamsham.runlength:rlh_space", energy="hamsham.runlength:rlh_energy",
+           measure="hamsham.runlength:measure",
            style=("#17becf", "*", "--"), encode_memory=1.6, time_memory=0.8),
 )
 
@@ -88,7 +90,7 @@ def names() -> list:
 
 
 def study_names() -> list:
-    """The study's formats (the default of the config's `formats`)."""
+    """The study's formats, in the paper's order."""
     return [f.name for f in FORMATS if f.study]
 
 

@@ -71,12 +71,12 @@ def coerce_to_schema(value, schema):
 
 def validate_config(config, schema):
     """Validate `config` against `schema` (the loaded schema file) with the formats of
-    hamsham.catalogue as the allowed values of `formats` and the study's as its default
+    hamsham.catalogue as the allowed values of `formats` and all of them as its default
     (the schema file names none: the catalogue is their one list)."""
     schema = copy.deepcopy(schema)
     formats = schema["properties"]["formats"]
     formats["items"]["enum"] = catalogue.names()
-    formats["default"] = catalogue.study_names()
+    formats["default"] = catalogue.names()
     with tempfile.TemporaryDirectory(prefix="hamsham-schema-") as folder:
         path = Path(folder) / SCHEMA.name
         path.write_text(yaml.safe_dump(schema, sort_keys=False))
