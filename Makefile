@@ -52,7 +52,7 @@ bench: install
 	$(PY) bench/bench.py
 
 # RLH (beyond the study) against the gap+value entropy, the study's model (HAM, sHAM, CSC),
-# zstd -19 and xz -9 on the real subset and the demo layers (trains the demo nets, ~10 min).
+# zstd -19 and xz -9 on the real subset and the demo layers (trains the demo nets; ~15 min).
 bench-entropy: install
 	$(PY) bench/entropy.py
 
