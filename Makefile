@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 KERNEL := src/hamsham/_kernel.so
 CORES  ?= all
 
-.PHONY: install kernel lint test test-slurm bench-slurm run bench bench-scale sanitize test-sanitize clean
+.PHONY: install kernel lint test test-slurm bench-slurm run bench bench-entropy bench-scale sanitize test-sanitize clean
 
 install: $(VENV)/.installed kernel
 
@@ -50,6 +50,11 @@ run: install
 
 bench: install
 	$(PY) bench/bench.py
+
+# RLH (beyond the study) against the gap+value entropy, the study's model (HAM, sHAM, CSC),
+# zstd -19 and xz -9 on the real subset and the demo layers (trains the demo nets; ~15 min).
+bench-entropy: install
+	$(PY) bench/entropy.py
 
 # Full-size look-alikes of covtype, census and imagenet plus the real subset, through
 # the whole pipeline: wall time and peak memory per rule (results/<dataset>/benchmarks.csv).

@@ -113,3 +113,50 @@ def test_update_readme_inserts_then_replaces_the_section(bench, tmp_path):
     text = readme.read_text()
     assert "first table" not in text and text.count(bench.START) == 1 and "second table" in text
     assert text.endswith("## License\n\nMIT\n")
+
+
+# --- bench/entropy.py ------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def entropy():
+    spec = importlib.util.spec_from_file_location("hamsham_entropy", ROOT / "bench" / "entropy.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_entropy_measures_gap_value_column_major(entropy):
+    # Column-major: 0 0 3 0 | 3 5 0 0 -> zero runs 2, 1, 0 (H = log2 3), values 3, 3, 5 (H = log2 3 - 2/3),
+    # 3 nonzeros over 8 entries. Row-major order would give the runs 1, 1, 0 instead.
+    W = np.array([[0, 3], [0, 5], [3, 0], [0, 0]], dtype=np.float32)
+    expected = (2 * np.log2(3) - 2 / 3) * 3 / 8
+    assert entropy.gap_value_bits(W) == pytest.approx(expected, rel=1e-12)
+    row = entropy.measure("tiny", "network", W)
+    assert row["gap_value"] == pytest.approx(expected, rel=1e-12)
+    from hamsham.runlength import RLH
+
+    assert row["rlh"] == RLH.encode(W).nbits / W.size and row["mode"] in {"joint", "factored", "product"}
+    assert row["rlh_vs_gap_value"] == pytest.approx(row["rlh"] / expected)
+    assert row["k"] == 2 and row["nnz"] == 3 and row["zstd19"] > 0 and row["xz9"] > 0
+    assert row["entropy_goal"] == (row["rlh_vs_gap_value"] <= 1.05)
+    assert row["model_goal"] == (row["rlh"] < min(row["ham"], row["sham"]))
+
+    # A benchmark matrix has no entropy goal; a diagonal has zero runs n (after the first) and one value.
+    D = np.eye(5, dtype=np.float32) * 2
+    bench_row = entropy.measure("diag", "benchmark", D)
+    assert bench_row["gap_value"] == pytest.approx(entropy.order0_entropy([0, 5, 5, 5, 5]) * 5 / 25)
+    assert bench_row["entropy_goal"] is None
+
+    import pandas as pd
+
+    report = entropy.render(pd.DataFrame([row, bench_row]), [], {"command": "entropy.py", "date": "today",
+                                                                  "seconds": 1, "counts": "2 matrices"})
+    assert "| tiny " in report and "| diag " in report and "of 1" in report and "of 2" in report
+
+
+def test_entropy_update_readme_replaces_between_markers(entropy, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\n{entropy.START}\nold\n{entropy.END}\n\n## License\n")
+    entropy.update_readme("new table", readme=readme)
+    text = readme.read_text()
+    assert "old" not in text and f"{entropy.START}\nnew table\n{entropy.END}" in text and text.endswith("## License\n")
