@@ -405,12 +405,13 @@ PYBIND11_MODULE(_kernel, m) {
 
     auto rlh = py::class_<RlhMatrix>(m, "RlhMatrix",
                           "RLH (run-length Huffman): (zero run, value) pairs in canonical Huffman codes, all-zero "
-                          "rows and columns dropped, one bit offset per block of 64 kept columns. Keeps references "
+                          "rows and columns dropped, one bit offset per block of block_cols kept columns. Keeps references "
                           "to `words` and `code1_symbols` (not copies) and makes them read-only.")
         .def(py::init([](const py::array& values, const py::array& code1_symbols, const py::array& code1_counts,
                          const py::array& code2_counts, const py::array& run_weights,
-                         const py::array& value_weights, const py::array& row_mask, const py::array& col_mask,
-                         const py::array& words, const py::array& block_offsets, int64_t n_rows, int64_t n_cols) {
+                         const py::array& value_weights, const py::array& zero_rank, const py::array& row_mask,
+                         const py::array& col_mask, const py::array& block_cols, const py::array& words,
+                         const py::array& block_offsets, int64_t n_rows, int64_t n_cols) {
                  const std::string where = "RlhMatrix";
                  auto keeper = std::make_shared<Keeper>();
                  const View<uint32_t> w = borrow_1d<uint32_t>(words, where, "words", *keeper);
@@ -421,15 +422,18 @@ PYBIND11_MODULE(_kernel, m) {
                                              uint_vector(code2_counts, where, "code2_counts"),
                                              uint_vector(run_weights, where, "run_weights"),
                                              uint_vector(value_weights, where, "value_weights"),
+                                             uint_vector(zero_rank, where, "zero_rank"),
                                              copy_1d<uint8_t>(row_mask, where, "row_mask"),
-                                             copy_1d<uint8_t>(col_mask, where, "col_mask"), w,
+                                             copy_1d<uint8_t>(col_mask, where, "col_mask"),
+                                             uint_vector(block_cols, where, "block_cols"), w,
                                              pointer_array(block_offsets, where, "block_offsets"),
                                              check_rows(n_rows, where), check_rows(n_cols, where),
                                              std::move(keeper)),
                                kept);
              }),
              py::arg("values"), py::arg("code1_symbols"), py::arg("code1_counts"), py::arg("code2_counts"),
-             py::arg("run_weights"), py::arg("value_weights"), py::arg("row_mask"), py::arg("col_mask"), py::arg("words"), py::arg("block_offsets"), py::arg("n_rows"),
+             py::arg("run_weights"), py::arg("value_weights"), py::arg("zero_rank"), py::arg("row_mask"), py::arg("col_mask"), py::arg("block_cols"), py::arg("words"),
+             py::arg("block_offsets"), py::arg("n_rows"),
              py::arg("n_cols"))
         .def("matmul", [](const RlhMatrix& s, const py::array& X, long t) { return matmul(s, X, t, "RlhMatrix"); },
              py::arg("X"), py::arg("threads") = 0, "Y = X @ W for X float32 (r, n), C order; threads <= 0: all.")
@@ -459,15 +463,18 @@ PYBIND11_MODULE(_kernel, m) {
             out["code2_counts"] = to_numpy(a.code2_counts);
             out["run_weights"] = to_numpy(a.run_weights);
             out["value_weights"] = to_numpy(a.value_weights);
+            out["zero_rank"] = to_numpy(a.zero_rank);
             out["row_mask"] = to_numpy(a.row_mask);
             out["col_mask"] = to_numpy(a.col_mask);
+            out["block_cols"] = to_numpy(a.block_cols);
             out["words"] = to_numpy(a.words);
             out["block_offsets"] = to_numpy(a.block_offsets);
             return out;
         },
         py::arg("W"),
         "The RLH arrays of W (float32, n x m, C order, no NaN, -0.0 as +0.0): a dict of values, code1_symbols, "
-        "code1_counts, code2_counts, run_weights, value_weights, row_mask, col_mask, words, block_offsets (widest integer types; "
+        "code1_counts, code2_counts, run_weights, value_weights, zero_rank, row_mask, col_mask, block_cols, words, "
+        "block_offsets (widest integer types; "
         "hamsham.runlength narrows them).");
 
     m.attr("MAX_CODE_LENGTH") = kMaxLen;

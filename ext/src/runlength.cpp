@@ -195,8 +195,8 @@ static std::vector<uint64_t> product_code(const std::vector<uint64_t>& run_weigh
 
 RlhMatrix::RlhMatrix(std::vector<float> values, IndexArray code1_symbols, std::vector<uint64_t> code1_counts,
                      std::vector<uint64_t> code2_counts, std::vector<uint64_t> run_weights,
-                     std::vector<uint64_t> value_weights, std::vector<uint8_t> row_mask, std::vector<uint8_t> col_mask,
-                     View<uint32_t> words, std::vector<uint64_t> block_offsets, uint64_t n_rows, uint64_t n_cols,
+                     std::vector<uint64_t> value_weights, std::vector<uint64_t> zero_rank, std::vector<uint8_t> row_mask,
+                     std::vector<uint8_t> col_mask, std::vector<uint64_t> block_cols, View<uint32_t> words, std::vector<uint64_t> block_offsets, uint64_t n_rows, uint64_t n_cols,
                      Keep keep)
     : values_(std::move(values)),
       code1_symbols_(code1_symbols),
@@ -217,6 +217,17 @@ RlhMatrix::RlhMatrix(std::vector<float> values, IndexArray code1_symbols, std::v
     } else if (!value_weights.empty()) {
         invalid("value_weights without run_weights");
     }
+    if (!zero_rank.empty()) {
+        if (zero_rank.size() != 1) invalid("zero_rank must hold one entry (entries mode) or none");
+        if (product_ || code1_symbols_.size() || !code2_counts.empty())
+            invalid("zero_rank (entries mode) excludes code1_symbols, code2_counts and the weights");
+        if (code1_.size() != k + 1)
+            invalid("code1_counts counts " + num(code1_.size()) + " codewords, but the entries mode codes " + num(k) +
+                    " values and the zero");
+        if (zero_rank[0] > k) invalid("zero_rank = " + num(zero_rank[0]) + " is past the code's " + num(k + 1) + " symbols");
+        entries_ = true;
+        zero_rank_ = zero_rank[0];
+    }
     for (uint64_t v = 0; v < k; ++v)
         if (values_[v] == 0.f) invalid("values[" + num(v) + "] is zero: only nonzero values are listed");
     rows_ = kept(row_mask, n_, "row_mask");
@@ -224,7 +235,7 @@ RlhMatrix::RlhMatrix(std::vector<float> values, IndexArray code1_symbols, std::v
     if (rows_.empty() != cols_.empty())
         invalid("row_mask keeps " + num(rows_.size()) + " rows but col_mask keeps " + num(cols_.size()) +
                 " columns: both or neither must be empty");
-    if (code1_symbols_.size() != code1_.size())
+    if (!entries_ && code1_symbols_.size() != code1_.size())
         invalid("code1_symbols has " + num(code1_symbols_.size()) + " entries but code1_counts counts " +
                 num(code1_.size()) + " codewords");
     const bool two = !code2_counts.empty();
@@ -236,10 +247,13 @@ RlhMatrix::RlhMatrix(std::vector<float> values, IndexArray code1_symbols, std::v
         if (code1_symbols_.at(i) >= bound)
             invalid("code1_symbols[" + num(i) + "] = " + num(code1_symbols_.at(i)) + " is out of range (" +
                     (two ? "a run bucket below " : "a pair bucket * k + value below ") + num(bound) + ")");
-    const size_t blocks = (cols_.size() + kBlockCols - 1) / kBlockCols;
+    if (block_cols.size() != 1 || block_cols[0] == 0 || block_cols[0] % kBlockUnit || block_cols[0] > (1u << 30))
+        invalid("block_cols must hold one positive multiple of " + num(kBlockUnit) + " (at most 2^30)");
+    block_cols_ = block_cols[0];
+    const size_t blocks = (cols_.size() + block_cols_ - 1) / block_cols_;
     if (offsets_.size() != blocks + 1)
         invalid("block_offsets has " + num(offsets_.size()) + " entries, expected " + num(blocks + 1) + " (" +
-                num(cols_.size()) + " kept columns in blocks of " + num(kBlockCols) + ", plus one)");
+                num(cols_.size()) + " kept columns in blocks of " + num(block_cols_) + ", plus one)");
     for (size_t b = 0; b < blocks; ++b)
         if (offsets_[b + 1] < offsets_[b])
             invalid("block_offsets must be non-decreasing, but block_offsets[" + num(b + 1) + "] = " +
@@ -275,7 +289,22 @@ void RlhMatrix::build_table() {
                       RlhEntry{value, static_cast<uint16_t>(base), 0, static_cast<uint8_t>(len << 4 | eb)});
         }
     };
-    if (joint()) {
+    if (entries_) {  // z zero codewords then a value's: every z that fits
+        uint64_t c0;
+        unsigned l0;
+        code1_.codeword(zero_rank_, c0, l0);
+        code1_.each(T, [&](uint64_t cv, unsigned lv, uint64_t rank) {
+            if (rank == zero_rank_) return;
+            const float value = values_[rank - (rank > zero_rank_)];
+            uint64_t prefix = 0;
+            for (unsigned z = 0, lz = 0; lz + lv <= T; ++z, lz += l0, prefix = (prefix << l0) | c0) {
+                const unsigned l = lz + lv;
+                const uint64_t first = ((prefix << lv) | cv) << (T - l);
+                std::fill(&table_[first], &table_[first] + (size_t(1) << (T - l)),
+                          RlhEntry{value, static_cast<uint16_t>(z), static_cast<uint8_t>(l), 0});
+            }
+        });
+    } else if (joint()) {
         code1_.each(T, [&](uint64_t code, unsigned len, uint64_t rank) {
             const uint64_t s = code1_symbols_.at(rank);
             fill(code, len, static_cast<unsigned>(s / k), s % k);
@@ -289,9 +318,21 @@ void RlhMatrix::build_table() {
 }
 
 // Decodes the pair at bit `pos` (block end `end`) the canonical way: its bits, 0 if invalid.
-unsigned RlhMatrix::slow_pair(uint64_t pos, uint64_t end, uint64_t& run, float& value) const {
+uint64_t RlhMatrix::slow_pair(uint64_t pos, uint64_t end, uint64_t& run, float& value) const {
     const uint64_t k = values_.size();
     uint64_t p = pos, rank;
+    if (entries_) {  // zero codewords, then a value's
+        for (run = 0;; ++run) {
+            if (p >= end) return 0;
+            const unsigned l = code1_.decode(peek64(words_.data, p), rank);
+            if (!l) return 0;
+            p += l;
+            if (rank != zero_rank_) break;
+        }
+        if (p > end) return 0;
+        value = values_[std::min<uint64_t>(rank - (rank > zero_rank_), k - 1)];
+        return p - pos;
+    }
     const unsigned l1 = code1_.decode(peek64(words_.data, p), rank);
     if (!l1) return 0;
     p += l1;
@@ -319,7 +360,7 @@ unsigned RlhMatrix::slow_pair(uint64_t pos, uint64_t end, uint64_t& run, float& 
     if (p > end) return 0;
     run = bucket_base(bucket) + extra;
     value = values_[v];
-    return static_cast<unsigned>(p - pos);
+    return p - pos;
 }
 
 // Decoding: a cursor per block; two blocks are decoded at once, a refill of each in turn,
@@ -338,8 +379,8 @@ bool RlhMatrix::begin(Cursor<Sink>& c, size_t b) const {
     c.b = b;
     c.start = c.pos = offsets_[b];
     c.end = offsets_[b + 1];
-    c.col = b * kBlockCols;
-    c.col_end = std::min(cols_.size(), (b + 1) * kBlockCols);
+    c.col = b * block_cols_;
+    c.col_end = std::min(cols_.size(), (b + 1) * block_cols_);
     c.row = c.pending = 0;
     c.st = c.sink->state();
     c.sink->column(c.st, c.col);
@@ -403,7 +444,7 @@ inline bool RlhMatrix::step(Cursor<Sink>& c) const {
         uint64_t run;
         float v;
         const RlhEntry e = tab[peek64(words_.data, c.pos) >> (64 - T)];
-        unsigned bits;
+        uint64_t bits;
         if (e.ebits) {  // the codewords in the table, extra bits after them
             const unsigned len = e.ebits >> 4, eb = e.ebits & 15;
             if (c.pos + len >= c.end) corrupted(c.b, "a pair cut by the block's end", c.pos, c.start, c.end);
@@ -492,7 +533,7 @@ void RlhMatrix::decode(float* out, size_t j0, size_t j1, long threads) const {
     const size_t c0 = std::lower_bound(cols_.begin(), cols_.end(), j0) - cols_.begin();
     const size_t c1 = std::lower_bound(cols_.begin(), cols_.end(), j1) - cols_.begin();
     if (c0 == c1) return;
-    const size_t b0 = c0 / kBlockCols, b1 = (c1 + kBlockCols - 1) / kBlockCols;
+    const size_t b0 = c0 / block_cols_, b1 = (c1 + block_cols_ - 1) / block_cols_;
     const size_t parts = resolve_threads(threads, b1 - b0, cost_[b1] - cost_[b0]);
     const std::vector<size_t> bounds = balanced_ranges(cost_, parts, b0, b1);
     run_parallel_fast(parts, [&](size_t t) {

@@ -2,19 +2,23 @@
 // canonical Huffman codes, multiplied straight from its bitstream (docs/entropy_format.md).
 //
 // Layout. Rows and columns without a nonzero are dropped (listed once, as bit masks); the
-// kept columns are cut into blocks of kBlockCols. A block is one bitstream of pairs over
+// kept columns are cut into blocks of block_cols (a multiple of 64, chosen by the encoder: at
+// most ~8 blocks for a small matrix, more for a large one). A block is one bitstream of pairs over
 // its entries in column-major order: each pair is the number z of zeros before the next
 // nonzero (runs cross column boundaries), then that nonzero's value. z is coded as a
 // bucket (kBuckets of them: z < 16 exactly, then two per octave) plus the bucket's extra
 // bits; zeros after the block's last nonzero are not coded (its bits end there). A pair
-// is written as codeword1 [codeword2] extra-bits, in one of two modes:
+// is written as codeword1 [codeword2] extra-bits, in one of these modes:
 //   joint:    one code over the pairs (bucket, value), symbol bucket * k + value;
 //   factored: a code over the buckets, then a code over the values.
 // Codes are canonical: symbols sorted by (length, symbol), described by the number of
 // codewords of each length (and, for code 1, its symbols in that order; code 2's symbols
 // are the values in the order they are stored).
 //   product:  one code over the pairs, built (BuiltCode) from the counts
-//             run_weights[bucket] * value_weights[value]: only those weights are stored. Block b's bits are
+//             run_weights[bucket] * value_weights[value]: only those weights are stored;
+//   entries:  one code over the entries, zero included (as HAM, on the kept rows and
+//             columns): a pair is its run's zero codewords, then its value's codeword;
+//             the values are stored in canonical order, the zero at rank zero_rank. Block b's bits are
 // [block_offsets[b], block_offsets[b + 1]) of `words` (MSB first, two padding words).
 #pragma once
 
@@ -27,7 +31,7 @@
 
 namespace hamsham {
 
-constexpr size_t kBlockCols = 64;  // kept columns per block (the unit of parallel work)
+constexpr size_t kBlockUnit = 64;  // block widths are multiples of this many kept columns
 constexpr unsigned kBuckets = 136;  // run buckets: 16 exact, then 2 per octave up to 2^64
 
 // Bucket of a zero run z, its extra bits and its smallest run.
@@ -62,6 +66,12 @@ public:
                 return rank < size_ ? l : 0;
             }
         return 0;
+    }
+    // The codeword and length of rank r (< size()).
+    void codeword(uint64_t r, uint64_t& code, unsigned& len) const {
+        for (len = lmin_; r >= first_rank_[len] + count_[len]; ++len) {
+        }
+        code = first_code_[len] + (r - first_rank_[len]);
     }
     // Calls f(codeword, length, rank) for every codeword of length <= max_len, shortest first.
     template <class F>
@@ -108,6 +118,8 @@ struct RlhArrays {
     std::vector<uint64_t> code1_counts;   // codewords of each length 1, 2, ... of code 1
     std::vector<uint64_t> code2_counts;   // the same for code 2 (empty: joint or product mode)
     std::vector<uint64_t> run_weights, value_weights;  // product mode (else empty)
+    std::vector<uint64_t> zero_rank;                   // entries mode: one entry (else empty)
+    std::vector<uint64_t> block_cols;                  // one entry: kept columns per block
     std::vector<uint8_t> row_mask, col_mask;  // packed MSB first; empty: nothing dropped
     std::vector<uint32_t> words;
     std::vector<uint64_t> block_offsets;
@@ -133,12 +145,15 @@ public:
     // code1_symbols: widths 1, 2, 4 (viewed); words viewed; the rest copied.
     RlhMatrix(std::vector<float> values, IndexArray code1_symbols, std::vector<uint64_t> code1_counts,
               std::vector<uint64_t> code2_counts, std::vector<uint64_t> run_weights,
-              std::vector<uint64_t> value_weights, std::vector<uint8_t> row_mask, std::vector<uint8_t> col_mask,
-              View<uint32_t> words, std::vector<uint64_t> block_offsets, uint64_t n_rows, uint64_t n_cols, Keep keep);
+              std::vector<uint64_t> value_weights, std::vector<uint64_t> zero_rank, std::vector<uint8_t> row_mask, std::vector<uint8_t> col_mask,
+              std::vector<uint64_t> block_cols, View<uint32_t> words, std::vector<uint64_t> block_offsets, uint64_t n_rows,
+              uint64_t n_cols, Keep keep);
     uint64_t n_rows() const { return n_; }
     size_t n_cols() const { return m_; }
     // "joint", "factored" or "product"; joint() is true when one code covers the pairs.
-    const char* mode() const { return product_ ? "product" : joint() ? "joint" : "factored"; }
+    const char* mode() const {
+        return entries_ ? "entries" : product_ ? "product" : joint() ? "joint" : "factored";
+    }
     bool joint() const { return code2_.size() == 0; }
     // Y (r x m) = X (r x n) @ W; Y (n x r) = W @ X (m x r); out = W[:, j0:j1] (n x (j1 - j0)).
     void matmul(const float* X, size_t r, float* Y, long threads) const;
@@ -160,7 +175,7 @@ private:
     void finish(Cursor<Sink>& c) const;
     template <class Sink>
     void decode_blocks(size_t b0, size_t b1, Sink& sink_a, Sink& sink_b) const;
-    unsigned slow_pair(uint64_t pos, uint64_t end, uint64_t& run, float& value) const;
+    uint64_t slow_pair(uint64_t pos, uint64_t end, uint64_t& run, float& value) const;
     void build_table();
 
     std::vector<float> values_;
@@ -168,7 +183,10 @@ private:
     std::vector<uint32_t> built_symbols_;  // product mode: code 1's symbols, rebuilt from the weights
     bool product_;
     CanonicalCode code1_, code2_;
+    bool entries_ = false;    // entries mode: code 1 covers the values and the zero
+    uint64_t zero_rank_ = 0;  // the zero's rank in code 1 (entries mode)
     std::vector<uint64_t> rows_, cols_;  // kept rows and columns, ascending
+    size_t block_cols_ = kBlockUnit;
     View<uint32_t> words_;
     std::vector<uint64_t> offsets_;
     uint64_t n_;

@@ -28,9 +28,9 @@ std::vector<uint64_t> weights(const std::vector<uint64_t>& counts, uint64_t most
 // order, z the zeros before it in the block; `buf` holds the block transposed.
 template <class F>
 void each_pair(const float* W, uint64_t m, const std::vector<uint64_t>& rows, const std::vector<uint64_t>& cols,
-               size_t b, const ValueMap& index, std::vector<float>& buf, F&& f) {
+               size_t b, size_t block_cols, const ValueMap& index, std::vector<float>& buf, F&& f) {
     const uint64_t n = rows.size();
-    const size_t c0 = b * kBlockCols, c1 = std::min(cols.size(), c0 + kBlockCols), w = c1 - c0;
+    const size_t c0 = b * block_cols, c1 = std::min(cols.size(), c0 + block_cols), w = c1 - c0;
     for (uint64_t i = 0; i < n; ++i) {
         const float* src = W + rows[i] * m;
         for (size_t c = 0; c < w; ++c) buf[c * n + i] = src[cols[c0 + c]];
@@ -108,11 +108,13 @@ RlhArrays rlh_encode(const float* W, uint64_t n, uint64_t m) {
     std::vector<uint8_t> row_any(n, 0), col_any(m, 0);
     ValueMap index;
     std::vector<float> values;
+    uint64_t nonzeros = 0;
     for (uint64_t i = 0; i < n; ++i)
         for (uint64_t j = 0; j < m; ++j) {
             const float v = W[i * m + j];
             if (v == 0.f) continue;
             row_any[i] = col_any[j] = 1;
+            ++nonzeros;
             bool inserted;
             index.find_or_insert(key_of(v), 0, inserted);
             if (inserted) values.push_back(v);
@@ -128,20 +130,29 @@ RlhArrays rlh_encode(const float* W, uint64_t n, uint64_t m) {
     for (uint64_t j = 0; j < m; ++j)
         if (col_any[j]) cols.push_back(j);
     const uint64_t k = values.size();
-    const size_t blocks = (cols.size() + kBlockCols - 1) / kBlockCols;
-    std::vector<float> buf(rows.size() * std::min<size_t>(kBlockCols, cols.size()));
+    // Blocks: about max(8, nonzeros / 2^16) of them (few offsets for a small matrix, enough
+    // parallel work for a large one), of whole units of 64 columns, the transposed block at
+    // most 2^24 entries when it is wider than one unit.
+    const uint64_t units = (cols.size() + kBlockUnit - 1) / kBlockUnit;
+    const uint64_t wanted = std::max<uint64_t>(1, std::min(units, std::max<uint64_t>(8, nonzeros >> 16)));
+    uint64_t per_block = (units + wanted - 1) / wanted;
+    per_block = std::max<uint64_t>(1, std::min(per_block, (uint64_t(1) << 18) / std::max<uint64_t>(1, rows.size())));
+    const size_t block_cols = per_block * kBlockUnit;
+    const size_t blocks = (cols.size() + block_cols - 1) / block_cols;
+    std::vector<float> buf(rows.size() * std::min<size_t>(block_cols, cols.size()));
 
     // Pass 1: counts of buckets, values and (when small enough) pairs; the extra bits.
     const bool try_joint = k * kBuckets <= kMaxPairSymbols;
     std::vector<uint64_t> bucket_count(kBuckets, 0), value_count(k, 0), pair_count(try_joint ? k * kBuckets : 0, 0);
-    uint64_t extra_bits = 0;
+    uint64_t extra_bits = 0, zeros = 0;  // zeros: before the last nonzero of each block
     for (size_t b = 0; b < blocks; ++b)
-        each_pair(W, m, rows, cols, b, index, buf, [&](uint64_t z, uint32_t v) {
+        each_pair(W, m, rows, cols, b, block_cols, index, buf, [&](uint64_t z, uint32_t v) {
             const unsigned bucket = run_bucket(z);
             ++bucket_count[bucket];
             ++value_count[v];
             if (try_joint) ++pair_count[bucket * k + v];
             extra_bits += bucket_extra_bits(bucket);
+            zeros += z;
         });
 
     // Every mode's code; the one storing fewer bits is kept (ties: the first tried).
@@ -178,11 +189,32 @@ RlhArrays rlh_encode(const float* W, uint64_t n, uint64_t m) {
     }
     pair_count.clear();
     pair_count.shrink_to_fit();
+    // Entries mode: one code over the values and the zero (symbol k), as HAM's, no extra bits.
+    std::unique_ptr<BuiltCode> entries;
+    if (zeros) {
+        std::vector<uint64_t> counts(value_count);
+        counts.push_back(zeros);
+        entries.reset(new BuiltCode(counts));
+        const uint64_t rank = std::find(entries->symbols.begin(), entries->symbols.end(), k) - entries->symbols.begin();
+        if (entries->data_bits + entries->table_bits(false) + 8 * width_of(rank) < best + extra_bits)
+            pairs.reset();
+        else
+            entries.reset();
+    }
 
     RlhArrays out;
+    out.block_cols = {block_cols};
     out.row_mask = mask_of(row_any);
     out.col_mask = mask_of(col_any);
-    if (pairs) {
+    if (entries) {
+        out.code1_counts = entries->counts_per_length;
+        for (size_t r = 0; r < entries->symbols.size(); ++r) {
+            if (entries->symbols[r] == k)
+                out.zero_rank = {r};
+            else
+                out.values.push_back(values[entries->symbols[r]]);
+        }
+    } else if (pairs) {
         out.values = values;
         if (run_weights.empty()) {
             out.code1_symbols = pairs->symbols;
@@ -198,7 +230,8 @@ RlhArrays rlh_encode(const float* W, uint64_t n, uint64_t m) {
         out.values.resize(k);
         for (size_t r = 0; r < vcode.symbols.size(); ++r) out.values[r] = values[vcode.symbols[r]];
     }
-    const uint64_t total = extra_bits + (pairs ? pair_bits : buckets.data_bits + vcode.data_bits);
+    const uint64_t total = entries ? entries->data_bits
+                                   : extra_bits + (pairs ? pair_bits : buckets.data_bits + vcode.data_bits);
     out.words.assign(total / 32 + (total % 32 != 0) + 2, 0);
 
     // Pass 2: the bits.
@@ -206,7 +239,12 @@ RlhArrays rlh_encode(const float* W, uint64_t n, uint64_t m) {
     out.block_offsets.assign(blocks + 1, 0);
     for (size_t b = 0; b < blocks; ++b) {
         out.block_offsets[b] = writer.position();
-        each_pair(W, m, rows, cols, b, index, buf, [&](uint64_t z, uint32_t v) {
+        each_pair(W, m, rows, cols, b, block_cols, index, buf, [&](uint64_t z, uint32_t v) {
+            if (entries) {
+                for (uint64_t i = 0; i < z; ++i) writer.put(entries->codeword[k], entries->length[k]);
+                writer.put(entries->codeword[v], entries->length[v]);
+                return;
+            }
             const unsigned bucket = run_bucket(z);
             if (pairs) {
                 const uint64_t s = uint64_t(bucket) * k + v;

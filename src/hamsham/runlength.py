@@ -2,10 +2,11 @@
 matrix close to the entropy of its zero runs and values and multiplies straight from it.
 
 The kept columns (all-zero rows and columns are dropped, listed once as bit masks) are cut
-into blocks of 64; each block is a bitstream of (zero run, value) pairs in column-major
+into blocks (of a multiple of 64 columns: at most about 8 blocks on a small matrix); each block is a bitstream of (zero run, value) pairs in column-major
 order, coded with canonical Huffman codes: one code over the pairs, listed (joint) or built
-from run and value weights (product), or a code over the runs' buckets followed by one over
-the values (factored), whichever stores fewer bits. Both products and decoding run in the
+from run and value weights (product), a code over the runs' buckets followed by one over the
+values (factored), or one code over the entries, zero included (entries: a run is its zero
+codewords; chosen on dense layers), whichever stores fewer bits. Both products and decoding run in the
 compiled kernel from the bitstream, a block per unit of parallel work. Layout and
 measurements: docs/entropy_format.md.
 """
@@ -17,9 +18,8 @@ from hamsham.kernel import kernel
 from hamsham.model import _multiply_add, _output, rw
 from hamsham.values import as_matrix
 
-
-_FIELDS = ("values", "code1_symbols", "code1_counts", "code2_counts", "run_weights", "value_weights", "row_mask",
-           "col_mask", "words", "block_offsets")
+_FIELDS = ("values", "code1_symbols", "code1_counts", "code2_counts", "run_weights", "value_weights", "zero_rank",
+           "row_mask", "col_mask", "block_cols", "words", "block_offsets")
 
 
 def _narrow(a) -> np.ndarray:
@@ -29,7 +29,7 @@ def _narrow(a) -> np.ndarray:
 
 
 class RLH(_KernelBacked):
-    """(zero run, value) pairs in canonical Huffman codes, in blocks of 64 kept columns."""
+    """(zero run, value) pairs in canonical Huffman codes, in blocks of kept columns."""
 
     format = "rlh"
 
@@ -46,7 +46,7 @@ class RLH(_KernelBacked):
     def encode(cls, W):
         W = as_matrix(W)
         arrays = kernel.rlh_encode(W)
-        for name in ("code1_symbols", "code1_counts", "code2_counts", "run_weights", "value_weights", "block_offsets"):
+        for name in _FIELDS[1:7] + ("block_cols", "block_offsets"):
             arrays[name] = _narrow(arrays[name])
         if arrays["block_offsets"].dtype.itemsize < 4:  # the kernel reads offsets as uint32 or uint64
             arrays["block_offsets"] = arrays["block_offsets"].astype(np.uint32)
@@ -55,8 +55,9 @@ class RLH(_KernelBacked):
     @property
     def mode(self) -> str:
         """How the pairs are coded: "joint" (one code over the pairs, its symbols listed),
-        "product" (one code over the pairs, built from stored run and value weights) or
-        "factored" (a code over the runs' buckets, then one over the values)."""
+        "product" (one code over the pairs, built from stored run and value weights),
+        "factored" (a code over the runs' buckets, then one over the values) or "entries"
+        (one code over the entries, zero included)."""
         return self._matrix.mode
 
 
