@@ -20,9 +20,10 @@ _FIELDS = ("values", "code1_symbols", "code1_counts", "code2_counts", "run_weigh
 
 
 def _narrow(a) -> np.ndarray:
-    """An unsigned integer array in the narrowest type holding its entries (what is stored)."""
+    """An unsigned integer array in the narrowest type holding its entries (what is stored;
+    the encoder's bit counts assume it: 255 fits in uint8, 65535 in uint16)."""
     a = np.asarray(a)
-    return a.astype(index_dtype(int(a.max()) + 1 if len(a) else 1))
+    return a.astype(index_dtype(int(a.max()) if len(a) else 0))  # index_dtype(x): x < 2**bits
 
 
 class RLH(_KernelBacked):
