@@ -390,7 +390,8 @@ STRUCTURAL_CORRUPTIONS = {
     "csc": [("indices", lambda a: a + 1000), ("indptr", lambda a: a[::-1].copy())],
     "im": [("index", lambda a: a + a.dtype.type(255))],
     "rlh": [("words", lambda a: a[:3]), ("block_offsets", lambda a: a[::-1].copy()),
-            ("block_offsets", lambda a: a[:-1]), ("values", lambda a: a[:0]), ("col_mask", lambda a: np.ones(3, np.uint8))],
+            ("block_offsets", lambda a: a[:-1]), ("values", lambda a: a[:0]),
+            ("col_mask", lambda a: np.ones(3, np.uint8))],
 }
 
 

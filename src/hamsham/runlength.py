@@ -5,8 +5,8 @@ The kept columns (all-zero rows and columns are dropped, listed once as bit mask
 into blocks of 64; each block is a bitstream of (zero run, value) pairs in column-major
 order, coded with canonical Huffman codes: one code over the pairs, listed (joint) or built
 from run and value weights (product), or a code over the runs' buckets followed by one over
-the values (factored), whichever stores fewer bits. Both products and decoding run in the compiled kernel from the bitstream, a block per
-unit of parallel work. Layout and measurements: docs/entropy_format.md.
+the values (factored), whichever stores fewer bits. Both products and decoding run in the
+compiled kernel from the bitstream, a block per unit of parallel work. Layout and measurements: docs/entropy_format.md.
 """
 import numpy as np
 
