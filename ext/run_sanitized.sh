@@ -30,5 +30,7 @@ LD_PRELOAD="$asan:$ubsan" "$python_exe" -m pytest -q -p no:cacheprovider tests/t
 echo "== randomized products round under ASan + UBSan"
 LD_PRELOAD="$asan:$ubsan" HAMSHAM_RANDOM_ROUNDS=40 HAMSHAM_RANDOM_SEED=20240611 \
   "$python_exe" -m pytest -q -p no:cacheprovider tests/test_kernel.py -k randomized
+echo "== RLH tests (round trips, products, corrupted arrays and flipped bits) under ASan + UBSan"
+LD_PRELOAD="$asan:$ubsan" "$python_exe" -m pytest -q -p no:cacheprovider tests/test_runlength.py
 echo "== every version of the hot loops (HAMSHAM_ISA) under ASan + UBSan"
 LD_PRELOAD="$asan:$ubsan" "$python_exe" -m pytest -q -p no:cacheprovider tests/test_build.py -k every_version

@@ -25,7 +25,7 @@ def run_python(code, **env):
 
 
 # Products (1 and 2 threads, the accumulator widths 1, 2, 4, 8, 16 and a block of 24) and
-# decodings of HAM (both decoders), sHAM and CSER, checked against NumPy.
+# decodings of HAM (both decoders), sHAM, CSER and RLH, checked against NumPy.
 CHECK_FORMATS = r"""
 import json
 import numpy as np
@@ -38,7 +38,7 @@ rng = np.random.default_rng(0)
 checked = 0
 for density in (0.01, 0.3, 0.9):  # 0.01: HAM's zero-run decoder
     W = np.where(rng.random((300, 70)) < density, rng.integers(-20, 20, (300, 70)), 0).astype(np.float32)
-    for fmt in ("ham", "sham", "cser"):
+    for fmt in ("ham", "sham", "cser", "rlh"):
         obj = hamsham.compress(W, fmt)
         for threads in (1, 2):
             assert np.array_equal(obj.toarray(), W), (fmt, density, "decode")
@@ -61,7 +61,7 @@ def test_every_version_of_the_hot_loops_computes_right(isa):
     result = run_python(CHECK_FORMATS, **env)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report == {"isa": isa, "checked": 3 * 3 * 2 * 6}
+    assert report == {"isa": isa, "checked": 3 * 4 * 2 * 6}
 
 
 def test_the_best_version_is_chosen_by_default():

@@ -32,7 +32,8 @@ def test_names_and_codes_are_unique():
 
 def test_the_study_formats():
     assert catalogue.study_names() == ["HAM", "sHAM", "CSC", "IM", "CSER", "dense"]
-    assert hamsham.FORMATS == ("ham", "sham", "csc", "im", "cser", "dense")
+    assert hamsham.FORMATS == ("ham", "sham", "csc", "im", "cser", "dense", "rlh")  # RLH: beyond the study
+    assert [f.name for f in catalogue.FORMATS if not f.study] == ["RLH"]
 
 
 def test_formats_not_in_the_study_come_after_the_study_s(monkeypatch):

@@ -141,7 +141,8 @@ def test_roundtrip_errors(fmt):
         roundtrip_errors(obj, W[:, :-1])
 
 
-VALUE_FIELDS = {"ham": "values", "sham": "values", "cser": "values", "im": "values", "csc": "data", "dense": "W"}
+VALUE_FIELDS = {"ham": "values", "sham": "values", "cser": "values", "im": "values", "csc": "data", "dense": "W",
+                "rlh": "values"}
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -171,7 +172,7 @@ def test_long_columns_are_as_accurate_as_blas():
     X = paper_input(W.shape[0])
     exact = reference_product(X, W)
     dense = np.abs(X @ W - exact).max()
-    for fmt in ("ham", "sham", "cser"):
+    for fmt in ("ham", "sham", "cser", "rlh"):
         obj = hamsham.compress(W, fmt)
         for threads in (1, 2):
             err = np.abs(obj.left_matmul(X, threads=threads) - exact).max()
@@ -185,7 +186,7 @@ def test_long_rows_are_as_accurate_as_blas():
     X = paper_input(W.shape[1]).T.copy()
     exact = reference_product(X.T, W.T).T
     dense = np.abs(W @ X - exact).max()
-    for fmt in ("ham", "sham", "cser"):
+    for fmt in ("ham", "sham", "cser", "rlh"):
         obj = hamsham.compress(W, fmt)
         for threads in (1, 2):
             err = np.abs(obj.matmul(X, threads=threads) - exact).max()
@@ -388,6 +389,9 @@ STRUCTURAL_CORRUPTIONS = {
              ("value_ptr", lambda a: a[::-1].copy()), ("row_ptr", lambda a: a + a.dtype.type(5))],
     "csc": [("indices", lambda a: a + 1000), ("indptr", lambda a: a[::-1].copy())],
     "im": [("index", lambda a: a + a.dtype.type(255))],
+    "rlh": [("words", lambda a: a[:3]), ("block_offsets", lambda a: a[::-1].copy()),
+            ("block_offsets", lambda a: a[:-1]), ("values", lambda a: a[:0]),
+            ("col_mask", lambda a: np.ones(3, np.uint8))],
 }
 
 
@@ -402,7 +406,7 @@ def test_corrupted_structures_are_rejected(fmt, field, corrupt):
         hamsham.from_arrays(fmt, arrays, W.shape)
 
 
-@pytest.mark.parametrize("fmt", ["ham", "sham"])
+@pytest.mark.parametrize("fmt", ["ham", "sham", "rlh"])
 def test_corrupted_bitstreams_fail_cleanly(fmt):
     """Flipped bits may still decode (a complete code decodes any bits) but never crash or
     read out of bounds: each decode either raises ValueError or returns a matrix of W's shape."""

@@ -84,6 +84,16 @@ def encode_cser(W, col_dtype=np.uint32, vi_dtype=np.uint32, ptr_dtype=np.uint64)
     return K.CserMatrix(*parts, n), parts
 
 
+RLH_FIELDS = ("values", "code1_symbols", "code1_counts", "code2_counts", "run_weights", "value_weights", "row_mask",
+              "col_mask", "words", "block_offsets")
+
+
+def encode_rlh(W):
+    """The kernel's own RLH encoder (widest integer types, as it returns them)."""
+    arrays = K.rlh_encode(np.ascontiguousarray(W, np.float32))
+    return K.RlhMatrix(*(arrays[f] for f in RLH_FIELDS), *W.shape), arrays
+
+
 # --- matrices and references -----------------------------------------------------
 
 def seed_of(*args):
@@ -959,7 +969,7 @@ def test_matrices_outlive_the_python_references():
     import gc
     rng = np.random.default_rng(22)
     W = random_matrix(rng, 80, 11, 20, density=0.4)
-    mats = [encode_ham(W)[0], encode_sham(W)[0], encode_cser(W)[0]]  # the arrays are dropped here
+    mats = [encode_ham(W)[0], encode_sham(W)[0], encode_cser(W)[0], encode_rlh(W)[0]]  # the arrays are dropped here
     gc.collect()
     junk = [np.full(4096, 7, np.uint32) for _ in range(64)]  # reuse freed memory, if any was freed
     for M in mats:
@@ -1008,6 +1018,20 @@ def test_changed_arrays_never_read_out_of_bounds():
                     call()
                 except ValueError as err:
                     assert "corrupted" in str(err)
+    V = np.where(rng.random((70, 130)) < 0.3, W[:, np.arange(130) % 13], 0).astype(np.float32)  # RLH: runs
+    for trial in range(30):
+        arrays = {k: v.copy() for k, v in encode_rlh(V)[1].items()}
+        alias = {name: arrays[name].view() for name in ("words", "code1_symbols")}  # the arrays RLH views
+        R = K.RlhMatrix(*(arrays[f] for f in RLH_FIELDS), *V.shape)
+        for a in alias.values():
+            big = np.iinfo(a.dtype).max
+            a[rng.integers(0, a.size, 1 + trial % 5)] = big if trial % 2 else rng.integers(0, big, dtype=a.dtype)
+        for call in (lambda: R.decode(1 + trial % 3), lambda: R.matmul(X, 1 + trial % 2),
+                     lambda: R.apply(np.ones((130, 3), np.float32), 1 + trial % 2)):
+            try:
+                call()
+            except ValueError as err:
+                assert "corrupted" in str(err)
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="no CPU affinity on this platform")
@@ -1019,7 +1043,7 @@ def test_threads_leave_the_callers_cpu_affinity_alone():
     for n, m in ((64, 40), (300, 200)):  # small products: workers often exit before the caller goes on
         W = random_matrix(rng, n, m, 9, density=0.5)
         X = rng.standard_normal((2, n)).astype(np.float32)
-        for M in (encode_ham(W)[0], encode_sham(W)[0], encode_cser(W)[0]):
+        for M in (encode_ham(W)[0], encode_sham(W)[0], encode_cser(W)[0], encode_rlh(W)[0]):
             for _ in range(60):
                 M.matmul(X, 2)
                 M.decode(2)
@@ -1030,7 +1054,7 @@ def test_concurrent_python_threads():
     # The GIL is released during products; concurrent calls share one matrix safely.
     rng = np.random.default_rng(18)
     W = random_matrix(rng, 300, 80, 40, density=0.3)
-    mats = [encode_ham(W)[0], encode_sham(W)[0], encode_cser(W)[0]]
+    mats = [encode_ham(W)[0], encode_sham(W)[0], encode_cser(W)[0], encode_rlh(W)[0]]
     X = rng.standard_normal((8, 300)).astype(np.float32)
     XR = rng.standard_normal((80, 8)).astype(np.float32)
     expect = [M.matmul(X, 1) for M in mats]
@@ -1065,7 +1089,8 @@ def test_hypothesis_round_trips(n, m, k, density, seed):
     H, _ = encode_ham(W)
     S, _ = encode_sham(W)
     C, _ = encode_cser(W)
-    for M in (H, S, C):
+    R, _ = encode_rlh(W)
+    for M in (H, S, C, R):
         assert np.array_equal(M.decode(2), W)
 
 
@@ -1079,7 +1104,7 @@ def test_randomized_products():
         W = random_matrix(rng, n, m, k, density=rng.uniform(0, 1), skew=rng.uniform(0, 2.5))
         if rng.random() < 0.3:
             W[W == 0] = np.float32(rng.standard_normal())  # nonzero background for CSER
-        mats = [encode_ham(W)[0], encode_cser(W)[0],
+        mats = [encode_ham(W)[0], encode_cser(W)[0], encode_rlh(W)[0],
                 encode_sham(W, np.uint16 if n <= 65536 else np.uint32)[0]]
         for M in mats:
             assert np.array_equal(M.decode(int(rng.integers(1, 5))), W)

@@ -523,7 +523,8 @@ void RlhMatrix::apply(const float* X, size_t r, float* Y, long threads) const {
             },
             [&](uint64_t i, const double* sums) {
                 for (size_t c = 0; c < r; ++c) Y[rows_[i] * r + c] = static_cast<float>(sums[c]);
-            });
+            },
+            std::max<size_t>(1, kFoldRows / block_cols_));  // bounds count blocks: fold every ~kFoldRows columns
     });
 }
 

@@ -266,17 +266,20 @@ inline std::unique_ptr<float[]> pad_rows(const float* X, size_t m, size_t r, siz
 // adds the columns [j0, j1) to out. Accuracy as in the left product: float32 sums over
 // at most kFoldRows terms (columns here), folded into float64; the threads' outputs are
 // summed in float64 and emit(i, sums) writes row i of the result from its `width` sums.
+// `step`: the units of `bounds` scattered between folds, kFoldRows when they are columns
+// (RLH's units are blocks of block_cols columns: kFoldRows / block_cols).
 template <class Scatter, class Emit>
-void scatter_product(uint64_t n, const std::vector<size_t>& bounds, size_t width, Scatter&& scatter, Emit&& emit) {
+void scatter_product(uint64_t n, const std::vector<size_t>& bounds, size_t width, Scatter&& scatter, Emit&& emit,
+                     size_t step = kFoldRows) {
     const size_t parts = bounds.size() - 1;
     std::vector<std::vector<float>> part(parts);
-    std::vector<std::vector<double>> total(parts);  // only for threads with more than kFoldRows columns
+    std::vector<std::vector<double>> total(parts);  // only for threads with more than `step` units
     run_parallel_fast(parts, [&](size_t t) {
         part[t].assign((n + 1) * width, 0.f);  // allocated and first touched by its own thread
-        const bool fold = bounds[t + 1] - bounds[t] > kFoldRows;
+        const bool fold = bounds[t + 1] - bounds[t] > step;
         if (fold) total[t].assign(n * width, 0.0);
-        for (size_t j0 = bounds[t]; j0 < bounds[t + 1]; j0 += kFoldRows) {
-            scatter(j0, std::min<size_t>(bounds[t + 1], j0 + kFoldRows), part[t].data());
+        for (size_t j0 = bounds[t]; j0 < bounds[t + 1]; j0 += step) {
+            scatter(j0, std::min<size_t>(bounds[t + 1], j0 + step), part[t].data());
             if (fold)
                 for (size_t e = 0; e < n * width; ++e) {
                     total[t][e] += part[t][e];

@@ -67,7 +67,7 @@ def cser_counts(W: npt.ArrayLike, values: npt.ArrayLike) -> tuple[int, int, int]
 # --- matrices: products (Y = X @ W) and decoding -------------------------------------------
 
 class _Matrix:
-    """What the three matrix classes share (not in the module)."""
+    """What the matrix classes share (not in the module)."""
 
     def matmul(self, X: _Array, threads: int = 0) -> _F32:
         """X @ W for X of shape (r, n)."""
@@ -114,6 +114,42 @@ class CserMatrix(_Matrix):
         row_ptr: _Array,
         n_rows: int,
     ) -> None: ...
+
+class RlhMatrix(_Matrix):
+    """RLH (run-length Huffman): (zero run, value) pairs in canonical Huffman codes, all-zero
+    rows and columns dropped, one bit offset per block of 64 kept columns."""
+
+    def __init__(
+        self,
+        values: _Array,
+        code1_symbols: _Array,
+        code1_counts: _Array,
+        code2_counts: _Array,
+        run_weights: _Array,
+        value_weights: _Array,
+        row_mask: _Array,
+        col_mask: _Array,
+        words: _Array,
+        block_offsets: _Array,
+        n_rows: int,
+        n_cols: int,
+    ) -> None: ...
+    @property
+    def mode(self) -> Literal["joint", "factored", "product"]: ...
+
+class _RlhArrays(TypedDict):
+    values: _F32
+    code1_symbols: npt.NDArray[np.uint32]
+    code1_counts: _U64
+    code2_counts: _U64
+    run_weights: _U64
+    value_weights: _U64
+    row_mask: npt.NDArray[np.uint8]
+    col_mask: npt.NDArray[np.uint8]
+    words: npt.NDArray[np.uint32]
+    block_offsets: _U64
+
+def rlh_encode(W: npt.ArrayLike) -> _RlhArrays: ...
 
 # --- threads -------------------------------------------------------------------------
 

@@ -2,13 +2,14 @@
 matrix close to the entropy of its zero runs and values and multiplies straight from it.
 
 The kept columns (all-zero rows and columns are dropped, listed once as bit masks) are cut
-into blocks (of a multiple of 64 columns: at most about 8 blocks on a small matrix); each block is a bitstream of (zero run, value) pairs in column-major
-order, coded with canonical Huffman codes: one code over the pairs, listed (joint) or built
-from run and value weights (product), a code over the runs' buckets followed by one over the
-values (factored), or one code over the entries, zero included (entries: a run is its zero
-codewords; chosen on dense layers), whichever stores fewer bits. Both products and decoding run in the
-compiled kernel from the bitstream, a block per unit of parallel work. Layout and
-measurements: docs/entropy_format.md.
+into blocks of a multiple of 64 columns (about max(8, nonzeros / 2^16) blocks); each block
+is a bitstream of (zero run, value) pairs in column-major order, coded with canonical
+Huffman codes: one code over the pairs, listed (joint) or built from run and value weights
+(product), a code over the runs' buckets followed by one over the values (factored), or one
+code over the entries, zero included (entries: a run is its zero codewords; chosen on dense
+layers), whichever stores fewer bits. Both products and decoding run in the compiled kernel
+from the bitstream, a block per unit of parallel work. Layout and measurements:
+docs/entropy_format.md.
 """
 import numpy as np
 
@@ -23,9 +24,10 @@ _FIELDS = ("values", "code1_symbols", "code1_counts", "code2_counts", "run_weigh
 
 
 def _narrow(a) -> np.ndarray:
-    """An unsigned integer array in the narrowest type holding its entries (what is stored)."""
+    """An unsigned integer array in the narrowest type holding its entries (what is stored;
+    the encoder's bit counts assume it: 255 fits in uint8, 65535 in uint16)."""
     a = np.asarray(a)
-    return a.astype(index_dtype(int(a.max()) + 1 if len(a) else 1))
+    return a.astype(index_dtype(int(a.max()) if len(a) else 0))  # index_dtype(x): x < 2**bits
 
 
 class RLH(_KernelBacked):
