@@ -1,4 +1,5 @@
-"""The six storage formats of the study, one small interface for all, in SciPy's habits.
+"""The study's six storage formats, one small interface for all, in SciPy's habits (a
+seventh, RLH, beyond the study, is in hamsham.runlength with the same interface).
 
 `compress(W, fmt)` returns an `EncodedMatrix`: `.shape`, `.dtype` (float32),
 `.format`, `.nnz` (nonzero entries of W, exact), `.nbits` (the bits this
@@ -34,7 +35,7 @@ from hamsham.huffman import HuffmanCode
 from hamsham.kernel import kernel
 from hamsham.values import ValueTable, as_matrix
 
-FORMATS = catalogue.codes()  # ("ham", "sham", "csc", "im", "cser", "dense")
+FORMATS = catalogue.codes()  # ("ham", "sham", "csc", "im", "cser", "dense", "rlh")
 
 
 def _bits(*arrays) -> int:
