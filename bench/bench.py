@@ -392,6 +392,10 @@ def bench_matrix(name, W, args, failures):
         col = f"ms_per_row_t{t}"
         table[f"vs_csc_t{t}"] = table[col] / table.loc[table["format"] == "CSC", col].iloc[0]
         table[f"vs_dense_t{t}"] = table[col] / table.loc[table["format"] == "dense", col].iloc[0]
+    # Against CSC at its best thread count (SciPy's product is one loop: its 2-thread split
+    # need not be faster than one thread), so that the ratio never flatters.
+    csc_best = table.loc[table["format"] == "CSC", [f"ms_per_row_t{t}" for t in THREADS]].min(axis=1).iloc[0]
+    table["vs_csc_best_t2"] = table["ms_per_row_t2"] / csc_best
     table["speedup_1_to_2"] = table["ms_per_row_t1"] / table["ms_per_row_t2"]
     if args.native_kernel:
         ratios, builds = variant_ratios(W, args)
@@ -451,7 +455,8 @@ def evaluate_goals(result):
     rlh_matrices = ["nn", "nn_dense"] + sorted(
         {m for m in result["matrix"] if str(m).startswith(("vgg_90-0-32-", "vgg_30-0-256-"))})
     for mat in rlh_matrices:
-        goal("RLH product time / SciPy CSC, 2 threads", mat, value(mat, "RLH", "vs_csc_t2"), "<=", 1.0)
+        goal("RLH product time, 2 threads / SciPy CSC's best of 1 and 2 threads", mat,
+             value(mat, "RLH", "vs_csc_best_t2"), "<=", 1.0)
     if "portable_vs_native_t1" in result:
         for mat in GENERATED:
             for fmt in ("HAM", "sHAM", "CSER"):
@@ -468,7 +473,8 @@ def evaluate_goals(result):
 SHOWN = {"matrix": "matrix", "format": "format", "bits_per_entry": "bits/entry",
          "encode_s": "encode s", "encode_peak_vs_dense": "encode peak x dense",
          "ms_per_row_t1": "ms/row 1t", "ms_per_row_t2": "ms/row 2t",
-         "vs_csc_t1": "x CSC 1t", "vs_csc_t2": "x CSC 2t", "vs_dense_t1": "x dense 1t", "vs_dense_t2": "x dense 2t",
+         "vs_csc_t1": "x CSC 1t", "vs_csc_t2": "x CSC 2t", "vs_csc_best_t2": "2t x CSC best",
+         "vs_dense_t1": "x dense 1t", "vs_dense_t2": "x dense 2t",
          "speedup_1_to_2": "speed-up 1->2", "entries_per_s_t2": "entries/s 2t",
          "nonzeros_per_s_t2": "nonzeros/s 2t", "decode_entries_per_s_t2": "decode entries/s 2t",
          "portable_vs_native_t1": "portable / native 1t", "portable_vs_native_t2": "portable / native 2t",
