@@ -3,7 +3,7 @@
 //
 // Layout. Rows and columns without a nonzero are dropped (listed once, as bit masks); the
 // kept columns are cut into blocks of block_cols (a multiple of 64, chosen by the encoder: at
-// most ~8 blocks for a small matrix, more for a large one). A block is one bitstream of pairs over
+// least 4 blocks, about one per 2^15 nonzeros). A block is one bitstream of pairs over
 // its entries in column-major order: each pair is the number z of zeros before the next
 // nonzero (runs cross column boundaries), then that nonzero's value. z is coded as a
 // bucket (kBuckets of them: z < 16 exactly, then two per octave) plus the bucket's extra

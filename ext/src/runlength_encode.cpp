@@ -130,11 +130,11 @@ RlhArrays rlh_encode(const float* W, uint64_t n, uint64_t m) {
     for (uint64_t j = 0; j < m; ++j)
         if (col_any[j]) cols.push_back(j);
     const uint64_t k = values.size();
-    // Blocks: about max(8, nonzeros / 2^16) of them (few offsets for a small matrix, enough
+    // Blocks: about max(4, nonzeros / 2^15) of them (few offsets for a small matrix, enough
     // parallel work for a large one), of whole units of 64 columns, the transposed block at
     // most 2^24 entries when it is wider than one unit.
     const uint64_t units = (cols.size() + kBlockUnit - 1) / kBlockUnit;
-    const uint64_t wanted = std::max<uint64_t>(1, std::min(units, std::max<uint64_t>(8, nonzeros >> 16)));
+    const uint64_t wanted = std::max<uint64_t>(1, std::min(units, std::max<uint64_t>(4, nonzeros >> 15)));
     uint64_t per_block = (units + wanted - 1) / wanted;
     per_block = std::max<uint64_t>(1, std::min(per_block, (uint64_t(1) << 18) / std::max<uint64_t>(1, rows.size())));
     const size_t block_cols = per_block * kBlockUnit;

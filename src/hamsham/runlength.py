@@ -2,7 +2,7 @@
 matrix close to the entropy of its zero runs and values and multiplies straight from it.
 
 The kept columns (all-zero rows and columns are dropped, listed once as bit masks) are cut
-into blocks of a multiple of 64 columns (about max(8, nonzeros / 2^16) blocks); each block
+into blocks of a multiple of 64 columns (about max(4, nonzeros / 2^15) blocks); each block
 is a bitstream of (zero run, value) pairs in column-major order, coded with canonical
 Huffman codes: one code over the pairs, listed (joint) or built from run and value weights
 (product), a code over the runs' buckets followed by one over the values (factored), or one
