@@ -14,6 +14,7 @@ _F32 = npt.NDArray[np.float32]
 _U64 = npt.NDArray[np.uint64]
 
 MAX_CODE_LENGTH: int
+RLH_TABLE_BITS: int
 
 class _BuildInfo(TypedDict):
     native: bool  # built with -march=native (HAMSHAM_NATIVE=ON)
@@ -117,7 +118,7 @@ class CserMatrix(_Matrix):
 
 class RlhMatrix(_Matrix):
     """RLH (run-length Huffman): (zero run, value) pairs in canonical Huffman codes, all-zero
-    rows and columns dropped, one bit offset per block of 64 kept columns."""
+    rows and columns dropped, one bit offset per block of block_cols kept columns."""
 
     def __init__(
         self,
@@ -127,15 +128,17 @@ class RlhMatrix(_Matrix):
         code2_counts: _Array,
         run_weights: _Array,
         value_weights: _Array,
+        zero_rank: _Array,
         row_mask: _Array,
         col_mask: _Array,
+        block_cols: _Array,
         words: _Array,
         block_offsets: _Array,
         n_rows: int,
         n_cols: int,
     ) -> None: ...
     @property
-    def mode(self) -> Literal["joint", "factored", "product"]: ...
+    def mode(self) -> Literal["joint", "factored", "product", "entries"]: ...
 
 class _RlhArrays(TypedDict):
     values: _F32
@@ -144,8 +147,10 @@ class _RlhArrays(TypedDict):
     code2_counts: _U64
     run_weights: _U64
     value_weights: _U64
+    zero_rank: _U64
     row_mask: npt.NDArray[np.uint8]
     col_mask: npt.NDArray[np.uint8]
+    block_cols: _U64
     words: npt.NDArray[np.uint32]
     block_offsets: _U64
 
