@@ -84,8 +84,8 @@ def encode_cser(W, col_dtype=np.uint32, vi_dtype=np.uint32, ptr_dtype=np.uint64)
     return K.CserMatrix(*parts, n), parts
 
 
-RLH_FIELDS = ("values", "code1_symbols", "code1_counts", "code2_counts", "run_weights", "value_weights", "row_mask",
-              "col_mask", "words", "block_offsets")
+RLH_FIELDS = ("values", "code1_symbols", "code1_counts", "code2_counts", "run_weights", "value_weights", "zero_rank",
+              "row_mask", "col_mask", "block_cols", "words", "block_offsets")
 
 
 def encode_rlh(W):

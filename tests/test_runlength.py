@@ -1,10 +1,12 @@
 """RLH (hamsham.runlength, ext/src/runlength*.cpp): exact round trips and both products in each
-of its three coding modes, edge shapes, long runs and long codewords, column slices, the
-stored arrays, and validation: corrupted arrays raise ValueError, flipped bits never crash.
+of its four coding modes, edge shapes, long runs and long codewords, column slices, the
+stored arrays, the encoder's block widths, and validation: corrupted arrays raise ValueError,
+flipped bits never crash.
 
 A small Python writer of RLH streams (`written`: one fixed-length joint code) checks the
 decoder against the layout of ext/src/runlength.hpp independently of the C++ encoder, and
-builds streams the encoder never writes (kept all-zero columns: runs across several columns).
+builds streams the encoder never writes (kept all-zero columns: runs across several columns;
+block widths of its choosing).
 """
 import numpy as np
 import pytest
@@ -15,9 +17,10 @@ from hamsham.bits import index_dtype
 from hamsham.io import load_matrix
 from hamsham.runlength import RLH
 
-FIELDS = ("values", "code1_symbols", "code1_counts", "code2_counts", "run_weights", "value_weights", "row_mask",
-          "col_mask", "words", "block_offsets")
-INTEGER_FIELDS = ("code1_symbols", "code1_counts", "code2_counts", "run_weights", "value_weights")
+FIELDS = ("values", "code1_symbols", "code1_counts", "code2_counts", "run_weights", "value_weights", "zero_rank",
+          "row_mask", "col_mask", "block_cols", "words", "block_offsets")
+INTEGER_FIELDS = ("code1_symbols", "code1_counts", "code2_counts", "run_weights", "value_weights", "zero_rank",
+                  "block_cols")
 WIDTHS = (1, 2, 8, 9, 17, 40)
 THREADS = (1, 2, 3)
 MAX_JOINT_VALUES = (1 << 22) // 136  # beyond this many distinct values only the factored mode is tried
@@ -61,7 +64,30 @@ def factored_matrix(rng, n=300, m=70):
     return np.where(rng.random((n, m)) < 0.3, rng.standard_normal((n, m)).round(2), 0).astype(np.float32)
 
 
-MODE_MATRICES = {"joint": joint_matrix, "product": product_matrix, "factored": factored_matrix}
+def entries_matrix(rng, n=150, m=140):
+    """Half the entries zero, independently, and 16 values: one bit per zero is the runs'
+    entropy, and a code over the entries (counts per length only) is cheaper than pair tables."""
+    return np.where(rng.random((n, m)) < 0.5, rng.choice(np.linspace(-1, 1, 16), (n, m)), 0).astype(np.float32)
+
+
+MODE_MATRICES = {"joint": joint_matrix, "product": product_matrix, "factored": factored_matrix,
+                 "entries": entries_matrix}
+MODES = tuple(MODE_MATRICES)
+# The arrays each mode stores (beyond values, masks, block_cols, words and block_offsets).
+MODE_ARRAYS = {"joint": ("code1_symbols", "code1_counts"),
+               "factored": ("code1_symbols", "code1_counts", "code2_counts"),
+               "product": ("run_weights", "value_weights"),
+               "entries": ("code1_counts", "zero_rank")}
+
+
+def expected_block_cols(kept_rows, kept_cols, nonzeros):
+    """The encoder's block width (rlh_encode): about max(8, nonzeros / 2^16) blocks of whole
+    64-column units, at most one block per unit, and a block wider than one unit at most 2^24
+    entries (kept rows x block width)."""
+    units = -(-kept_cols // 64)
+    wanted = max(1, min(units, max(8, nonzeros >> 16)))
+    per_block = max(1, min(-(-units // wanted), (1 << 18) // max(1, kept_rows)))
+    return 64 * per_block
 
 
 @pytest.fixture(scope="module", params=sorted(MODE_MATRICES))
@@ -128,17 +154,26 @@ def check_stored_arrays(obj, W):
     assert np.array_equal(a["row_mask"], np.packbits(rows) if not rows.all() else np.zeros(0, np.uint8))
     assert np.array_equal(a["col_mask"], np.packbits(cols) if not cols.all() else np.zeros(0, np.uint8))
     kept = int(cols.sum()) if rows.any() else 0
+    assert len(a["block_cols"]) == 1
+    width = int(a["block_cols"][0])
+    assert width == expected_block_cols(int(rows.sum()), kept, np.count_nonzero(W))
     offsets = a["block_offsets"].astype(np.int64)
-    assert len(offsets) == -(-kept // 64) + 1 and offsets[0] == 0 and (np.diff(offsets) >= 0).all()
+    assert len(offsets) == -(-kept // width) + 1 and offsets[0] == 0 and (np.diff(offsets) >= 0).all()
     total = int(offsets[-1])
     assert len(a["words"]) == -(-total // 32) + 2 and not a["words"][-2:].any()
-    modes = {"joint": ("code1_symbols", "code1_counts"), "factored": ("code1_symbols", "code1_counts", "code2_counts"),
-             "product": ("run_weights", "value_weights")}
     if np.count_nonzero(W):
         for name in INTEGER_FIELDS:
-            assert bool(len(a[name])) == (name in modes[obj.mode]), (obj.mode, name)
-    k = len(np.unique(W[W != 0]))
+            if name != "block_cols":
+                assert bool(len(a[name])) == (name in MODE_ARRAYS[obj.mode]), (obj.mode, name)
+    distinct = np.unique(W[W != 0])
+    k = len(distinct)
     assert len(a["values"]) == k and (a["values"] != 0).all()
+    assert np.array_equal(np.sort(a["values"]), distinct)
+    if obj.mode in ("joint", "product"):
+        assert np.array_equal(a["values"], distinct)
+    if obj.mode == "entries":  # one code over the k values and the zero, the zero at its rank
+        assert len(a["zero_rank"]) == 1 and a["zero_rank"][0] <= k
+        assert int(a["code1_counts"].sum()) == k + 1
 
 
 def roundtrip(W, expect_mode=None, widths=(1, 9), threads=(1, 2)):
@@ -151,7 +186,7 @@ def roundtrip(W, expect_mode=None, widths=(1, 9), threads=(1, 2)):
     return obj
 
 
-# --- the three modes ------------------------------------------------------------------------
+# --- the four modes -------------------------------------------------------------------------
 
 def test_each_mode_round_trips_exactly(mode_case):
     W, obj = mode_case
@@ -224,7 +259,7 @@ def test_all_zero_rows_and_columns_are_dropped():
     obj = roundtrip(W, widths=WIDTHS, threads=THREADS)
     a = obj.to_arrays()
     assert len(a["row_mask"]) == 10 and len(a["col_mask"]) == 18
-    assert len(a["block_offsets"]) == 3  # 140 - 31 = 109 kept columns: two blocks
+    assert a["block_cols"][0] == 64 and len(a["block_offsets"]) == 3  # 140 - 31 = 109 kept columns: two blocks
     check_columns(obj, W, [(0, 140), (0, 2), (60, 70), (63, 66), (66, 90), (64, 139), (139, 140), (1, 64)])
 
 
@@ -297,10 +332,37 @@ def geometric_matrix(rng, k=40, ratio=0.7, density=1.0, top=100_000):
     return W
 
 
-@pytest.mark.parametrize("density,mode", [(1.0, "joint"), (0.5, "factored"), (0.3, "product")])
-def test_long_codewords(density, mode):
+def geometric_pairs(rng, k=40, ratio=0.7, top=100_000, m=64 * 3 + 17):
+    """Pair i (run 3 (i % 5), value (i + 1) / 2) about top * ratio**i times: the run follows
+    the value, which only a code over the pairs captures; codes far longer than the table."""
+    counts = np.maximum(1, np.round(top * ratio ** np.arange(k))).astype(np.int64)
+    which = np.repeat(np.arange(k), counts)
+    rng.shuffle(which)
+    runs, values = (which % 5) * 3, (which + 1) * 0.5
+    n = -(-int((runs + 1).sum()) // m)
+    return from_pairs(n, m, zip(runs.tolist(), values.tolist()))
+
+
+def with_distinct_values(rng, W, count):
+    """W with `count` of its nonzeros given values of their own: tables listing pairs or
+    weighting each value cost more than a value code's counts per length."""
+    picked = rng.choice(np.flatnonzero(W), count, replace=False)
+    W.flat[picked] = 1000 + np.arange(count, dtype=np.float32) * np.float32(0.5)
+    return W
+
+
+LONG_CODE_MATRICES = {
+    "joint": lambda rng: geometric_pairs(rng),
+    "factored": lambda rng: with_distinct_values(rng, geometric_matrix(rng, density=0.3), 1000),
+    "product": lambda rng: geometric_matrix(rng, density=0.3),
+    "entries": lambda rng: geometric_matrix(rng, density=0.5),
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_long_codewords(mode):
     rng = np.random.default_rng(3)
-    W = geometric_matrix(rng, density=density)
+    W = LONG_CODE_MATRICES[mode](rng)
     obj = roundtrip(W, expect_mode=mode, widths=(1, 8), threads=(1, 3))
     a = obj.to_arrays()
     if mode == "product":  # the code is rebuilt from the weights: its rarest pair's share instead
@@ -312,9 +374,11 @@ def test_long_codewords(density, mode):
 
 
 def test_many_distinct_values_use_the_factored_mode():
+    """Too many values for a pair code, on a sparse layer (a code over the entries would spend
+    about a bit per zero): the factored mode."""
     rng = np.random.default_rng(4)
     k = MAX_JOINT_VALUES + 500
-    n, m = 260, 130
+    n, m = 1000, 400
     values = (np.arange(1, k + 1, dtype=np.float32) * np.float32(0.001))
     flat = np.zeros(n * m, np.float32)
     flat[:k] = values
@@ -325,14 +389,48 @@ def test_many_distinct_values_use_the_factored_mode():
     assert obj.to_arrays()["code2_counts"].sum() == k
 
 
-def test_several_blocks_and_a_partial_last_block():
+@pytest.mark.parametrize("make", [factored_matrix, entries_matrix], ids=["factored", "entries"])
+def test_several_blocks_and_a_partial_last_block(make):
     rng = np.random.default_rng(5)
-    for m in (65, 128, 129, 64 * 5 + 3):
-        W = factored_matrix(rng, 37, m)
+    for m in (65, 128, 129, 64 * 5 + 3, 64 * 20 + 3):
+        W = make(rng, 37, m)
         obj = roundtrip(W, threads=THREADS)
-        assert len(obj.to_arrays()["block_offsets"]) == -(-m // 64) + 1
-        cuts = (0, 1, 63, 64, 65, 127, 128, m - 1, m)
-        check_columns(obj, W, [(a, b) for a in cuts for b in cuts if a <= b <= m])
+        a = obj.to_arrays()
+        width = int(a["block_cols"][0])
+        assert width == (64 if m < 64 * 9 else 192)  # 21 units of 64 columns: 7 blocks of 3
+        assert len(a["block_offsets"]) == -(-m // width) + 1
+        cuts = {0, 1, 63, 64, 65, 127, 128, m - 1, m} | {b + d for b in range(width, m, width) for d in (-1, 0, 1)}
+        cuts = sorted(c for c in cuts if c <= m)
+        check_columns(obj, W, [(a, b) for a in cuts for b in cuts if a <= b])
+
+
+def test_block_widths_follow_the_rule():
+    """About max(8, nonzeros / 2^16) blocks of whole 64-column units, never more than one
+    block per unit. All rows and columns kept: 200 x 1100 with few nonzeros is 18 units, in
+    blocks of 3 (192 columns: 6 blocks), 200 x 1500 (24 units) in 8 blocks of 192; with
+    2^21 nonzeros, 64 units make 32 wanted blocks of 2 units; 130 columns with 2^20
+    nonzeros (16 wanted) are 3 blocks of one unit."""
+    rng = np.random.default_rng(13)
+
+    def sparse(n, m):
+        W = np.zeros((n, m), np.float32)
+        W[np.arange(m) % n, np.arange(m)] = 1.5
+        W[np.arange(n), rng.integers(0, m, n)] = -0.5
+        return W
+
+    for W, width, blocks in [(sparse(200, 1100), 192, 6), (sparse(200, 1500), 192, 8), (sparse(200, 64 * 8), 64, 8),
+                             (sparse(200, 64 * 8 + 1), 128, 5), (sparse(30, 70), 64, 2)]:
+        a = hamsham.compress(W, "rlh").to_arrays()
+        assert (a["block_cols"][0], len(a["block_offsets"]) - 1) == (width, blocks), W.shape
+    dense = np.where(rng.random((1024, 4096)) < 0.5, np.float32(0.25), np.float32(-1))  # 2^22 nonzeros
+    dense[:, ::2] = 0  # 2^21 nonzeros
+    dense[0, ::2] = 1
+    for W, width, blocks in [(dense, 128, 32), (np.ones((8066, 130), np.float32), 64, 3)]:
+        obj = hamsham.compress(W, "rlh")
+        a = obj.to_arrays()
+        assert (a["block_cols"][0], len(a["block_offsets"]) - 1) == (width, blocks), W.shape
+        check_exact(obj, W)
+        check_stored_arrays(obj, W)
 
 
 def test_negative_zero_and_float64_input():
@@ -361,10 +459,11 @@ def bucket_base(b):
     return b if b < 16 else (2 + ((b - 16) & 1)) << bucket_extra_bits(b)
 
 
-def written(W, keep_all=True):
+def written(W, keep_all=True, block_cols=64):
     """The RLH arrays of W in joint mode with a fixed-length code over its used pairs
-    (canonical: the rank's binary digits). keep_all: empty masks, all-zero rows and
-    columns kept (runs then cross whole columns, which the encoder never writes)."""
+    (canonical: the rank's binary digits), in blocks of block_cols kept columns. keep_all:
+    empty masks, all-zero rows and columns kept (runs then cross whole columns, which the
+    encoder never writes)."""
     n, m = W.shape
     rows = np.ones(n, bool) if keep_all else W.any(axis=1)
     cols = np.ones(m, bool) if keep_all else W.any(axis=0)
@@ -374,8 +473,8 @@ def written(W, keep_all=True):
     values = np.unique(K[K != 0])
     k = len(values)
     pairs = []  # per block: [(run, value index)]
-    for c0 in range(0, K.shape[1], 64):
-        flat = K[:, c0:c0 + 64].T.ravel()
+    for c0 in range(0, K.shape[1], block_cols):
+        flat = K[:, c0:c0 + block_cols].T.ravel()
         where = np.flatnonzero(flat)
         runs = np.diff(np.concatenate([[-1], where])) - 1
         pairs.append([(int(z), int(np.searchsorted(values, flat[i]))) for z, i in zip(runs, where)])
@@ -399,21 +498,23 @@ def written(W, keep_all=True):
     empty = np.zeros(0, np.uint8)
     return {"values": values.astype(np.float32), "code1_symbols": np.array(symbols, np.uint32),
             "code1_counts": counts if symbols else empty, "code2_counts": empty, "run_weights": empty,
-            "value_weights": empty, "row_mask": empty if rows.all() else np.packbits(rows),
-            "col_mask": empty if cols.all() else np.packbits(cols), "words": words,
-            "block_offsets": np.array(offsets, np.uint64)}
+            "value_weights": empty, "zero_rank": empty, "row_mask": empty if rows.all() else np.packbits(rows),
+            "col_mask": empty if cols.all() else np.packbits(cols), "block_cols": np.array([block_cols], np.uint32),
+            "words": words, "block_offsets": np.array(offsets, np.uint64)}
 
 
-def test_a_stream_written_from_the_layout_decodes():
+@pytest.mark.parametrize("block_cols", [64, 128, 192, 1 << 30])
+def test_a_stream_written_from_the_layout_decodes(block_cols):
     rng = np.random.default_rng(8)
-    W = product_matrix(rng, 40, 150)
+    W = product_matrix(rng, 40, 450)
     W[:, 10] = 0
     W[3] = 0
     for keep_all in (False, True):
-        obj = hamsham.from_arrays("rlh", written(W, keep_all), W.shape)
+        obj = hamsham.from_arrays("rlh", written(W, keep_all, block_cols), W.shape)
         assert obj.mode == "joint"
         check_exact(obj, W)
         check_products(obj, W, widths=(1, 9), threads=(1, 2))
+        check_columns(obj, W, [(0, 450), (120, 140), (127, 129), (191, 193), (300, 450)])
 
 
 def test_runs_across_several_kept_columns():
@@ -422,10 +523,11 @@ def test_runs_across_several_kept_columns():
     n, m = 50_000, 70
     W = np.zeros((n, m), np.float32)
     W[5, 0], W[49_990, 4], W[17, 60], W[3, 66] = 1.0, -3.0, 2.5, 1.0
-    obj = hamsham.from_arrays("rlh", written(W), W.shape)
-    check_exact(obj, W)
-    check_columns(obj, W, [(0, 5), (1, 4), (4, 70), (60, 67), (64, 70)])
-    check_products(obj, W, widths=(1, 3), threads=(1, 2))
+    for block_cols in (64, 128):  # the zeros from column 60 to 66: cut by a block's end, or one run
+        obj = hamsham.from_arrays("rlh", written(W, block_cols=block_cols), W.shape)
+        check_exact(obj, W)
+        check_columns(obj, W, [(0, 5), (1, 4), (4, 70), (60, 67), (64, 70)])
+        check_products(obj, W, widths=(1, 3), threads=(1, 2))
 
 
 # --- validation ----------------------------------------------------------------------------
@@ -465,7 +567,14 @@ def _last_bit(mask, size):
     return mask
 
 
+def _one_codeword_less(counts):
+    counts = counts.astype(np.uint64)
+    counts[np.flatnonzero(counts)[-1]] -= np.uint64(1)
+    return counts
+
+
 N, M = 101, 139
+BLOCK_COLS = r"block_cols must hold one positive multiple of 64 \(at most 2\^30\)"
 CORRUPTIONS = {  # (mode, what) -> (change, message)
     ("joint", "values float64"): (_set("values", lambda v: v.astype(np.float64)), "values must be a 1-D float32"),
     ("joint", "words int32"): (_set("words", lambda v: v.view(np.int32)), "words must be a 1-D uint32"),
@@ -510,6 +619,49 @@ CORRUPTIONS = {  # (mode, what) -> (change, message)
     ("factored", "code2 not k"): (_set("values", lambda v: v[:-1]), "code2_counts counts .* but there are"),
     ("factored", "code2 empty counts"): (lambda a: {**a, "values": a["values"][:0], "code2_counts":
                                                     np.zeros(2, np.uint8)}, "count at least one"),
+    # the entries mode's zero_rank
+    ("entries", "missing zero_rank"): (_without("zero_rank"), "missing array.*zero_rank"),
+    ("entries", "zero_rank float"): (_set("zero_rank", lambda v: v.astype(np.float32)), "zero_rank must be"),
+    ("entries", "zero_rank two entries"): (_set("zero_rank", lambda v: np.append(v, v)),
+                                           "zero_rank must hold one entry"),
+    ("entries", "zero_rank past k"): (lambda a: {**a, "zero_rank": np.array([len(a["values"]) + 1], np.uint8)},
+                                      r"zero_rank = 17 is past the code's 17 symbols"),
+    ("entries", "zero_rank far past k"): (_set("zero_rank", lambda v: np.array([2**40], np.uint64)), "is past"),
+    ("entries", "zero_rank with code1_symbols"): (lambda a: {**a, "code1_symbols": np.arange(len(a["values"]) + 1,
+                                                                                             dtype=np.uint8)},
+                                                  r"zero_rank \(entries mode\) excludes"),
+    ("entries", "zero_rank with code2_counts"): (lambda a: {**a, "code2_counts": a["code1_counts"]},
+                                                 r"zero_rank \(entries mode\) excludes"),
+    ("product", "weights with a zero_rank"): (_set("zero_rank", np.zeros(1, np.uint8)),
+                                              r"zero_rank \(entries mode\) excludes"),
+    ("joint", "pair code with a zero_rank"): (_set("zero_rank", np.zeros(1, np.uint8)),
+                                              r"zero_rank \(entries mode\) excludes"),
+    ("factored", "two codes with a zero_rank"): (_set("zero_rank", np.zeros(1, np.uint8)),
+                                                 r"zero_rank \(entries mode\) excludes"),
+    ("entries", "a value fewer"): (_set("values", lambda v: v[:-1]),
+                                   "code1_counts counts 17 codewords, but the entries mode codes 15 values and the "
+                                   "zero"),
+    ("entries", "a value more"): (_set("values", lambda v: np.append(v, np.float32(7))), "the entries mode codes 17"),
+    ("entries", "counts for k codewords"): (lambda a: {**a, "code1_counts": _one_codeword_less(a["code1_counts"])},
+                                            "code1_counts counts 16 codewords"),
+    ("entries", "without its zero_rank"): (_set("zero_rank", lambda v: v[:0]), "code1_symbols has 0 entries"),
+    ("entries", "Kraft"): (_kraft, "code1_counts: .*not a prefix code"),
+    # block_cols
+    ("joint", "missing block_cols"): (_without("block_cols"), "missing array.*block_cols"),
+    ("entries", "block_cols empty"): (_set("block_cols", lambda v: v[:0]), BLOCK_COLS),
+    ("joint", "block_cols two entries"): (_set("block_cols", lambda v: np.append(v, v)), BLOCK_COLS),
+    ("product", "block_cols zero"): (_set("block_cols", lambda v: np.zeros_like(v)), BLOCK_COLS),
+    ("factored", "block_cols not a multiple of 64"): (_set("block_cols", np.array([96], np.uint8)), BLOCK_COLS),
+    ("joint", "block_cols 1"): (_set("block_cols", np.array([1], np.uint8)), BLOCK_COLS),
+    ("entries", "block_cols above 2^30"): (_set("block_cols", np.array([(1 << 30) + 64], np.uint32)), BLOCK_COLS),
+    ("joint", "block_cols 2^31"): (_set("block_cols", np.array([1 << 31], np.uint32)), BLOCK_COLS),
+    ("product", "block_cols 2^64 - 64"): (_set("block_cols", np.array([2**64 - 64], np.uint64)), BLOCK_COLS),
+    ("joint", "block_cols float"): (_set("block_cols", lambda v: v.astype(np.float64)), "block_cols must be"),
+    ("entries", "block_cols wider than the offsets"): (_set("block_cols", np.array([128], np.uint8)),
+                                                       r"block_offsets has 4 entries, expected 3 \(136 kept columns "
+                                                       r"in blocks of 128"),
+    ("factored", "block_cols 2^30, offsets of 64"): (_set("block_cols", np.array([1 << 30], np.uint32)),
+                                                     "block_offsets has 4 entries, expected 2"),
 }
 
 
@@ -558,19 +710,19 @@ def _use(obj, shape, threads):
 
 
 def test_flipped_bits_in_words_never_crash(encoded):
-    """200 single-bit flips over the three modes' streams: each decodes to some matrix (a
+    """240 single-bit flips over the four modes' streams: each decodes to some matrix (a
     complete code decodes any bits) or raises ValueError naming the corruption."""
     rng = np.random.default_rng(10)
-    seen = set()
-    for trial in range(200):
-        mode = ("joint", "product", "factored")[trial % 3]
+    seen = {mode: set() for mode in MODES}
+    for trial in range(240):
+        mode = MODES[trial % 4]
         W, arrays = encoded[mode]
         words = arrays["words"].copy()
         bit = int(rng.integers(0, int(arrays["block_offsets"][-1])))
         words[bit // 32] ^= np.uint32(1 << (31 - bit % 32))
         obj = hamsham.from_arrays("rlh", {**arrays, "words": words}, W.shape)
-        seen.update(_use(obj, W.shape, threads=1 + trial % 3))
-    assert seen == {"raised", "decoded"}
+        seen[mode].update(_use(obj, W.shape, threads=1 + trial % 3))
+    assert all(outcomes == {"raised", "decoded"} for outcomes in seen.values()), seen
 
 
 def test_flipped_bits_in_code_arrays_never_crash(encoded):
@@ -579,12 +731,13 @@ def test_flipped_bits_in_code_arrays_never_crash(encoded):
     rng = np.random.default_rng(11)
     fields = {"joint": ("code1_symbols", "code1_counts", "block_offsets", "row_mask"),
               "product": ("run_weights", "value_weights", "col_mask"),
-              "factored": ("code1_symbols", "code1_counts", "code2_counts")}
+              "factored": ("code1_symbols", "code1_counts", "code2_counts"),
+              "entries": ("code1_counts", "zero_rank", "block_cols")}
     rejected = accepted = 0
-    for trial in range(90):
-        mode = ("joint", "product", "factored")[trial % 3]
+    for trial in range(120):
+        mode = MODES[trial % 4]
         W, arrays = encoded[mode]
-        name = fields[mode][trial // 3 % len(fields[mode])]
+        name = fields[mode][trial // 4 % len(fields[mode])]
         raw = arrays[name].copy()
         view = raw.view(np.uint8)
         bit = int(rng.integers(0, 8 * len(view)))
