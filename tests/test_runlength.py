@@ -81,11 +81,11 @@ MODE_ARRAYS = {"joint": ("code1_symbols", "code1_counts"),
 
 
 def expected_block_cols(kept_rows, kept_cols, nonzeros):
-    """The encoder's block width (rlh_encode): about max(8, nonzeros / 2^16) blocks of whole
+    """The encoder's block width (rlh_encode): about max(4, nonzeros / 2^15) blocks of whole
     64-column units, at most one block per unit, and a block wider than one unit at most 2^24
     entries (kept rows x block width)."""
     units = -(-kept_cols // 64)
-    wanted = max(1, min(units, max(8, nonzeros >> 16)))
+    wanted = max(1, min(units, max(4, nonzeros >> 15)))
     per_block = max(1, min(-(-units // wanted), (1 << 18) // max(1, kept_rows)))
     return 64 * per_block
 
@@ -397,7 +397,8 @@ def test_several_blocks_and_a_partial_last_block(make):
         obj = roundtrip(W, threads=THREADS)
         a = obj.to_arrays()
         width = int(a["block_cols"][0])
-        assert width == (64 if m < 64 * 9 else 192)  # 21 units of 64 columns: 7 blocks of 3
+        # at most 4 units: one per block; 6 units: blocks of 2; 21 units: blocks of 6 (4 blocks)
+        assert width == {65: 64, 128: 64, 129: 64, 64 * 5 + 3: 128, 64 * 20 + 3: 384}[m]
         assert len(a["block_offsets"]) == -(-m // width) + 1
         cuts = {0, 1, 63, 64, 65, 127, 128, m - 1, m} | {b + d for b in range(width, m, width) for d in (-1, 0, 1)}
         cuts = sorted(c for c in cuts if c <= m)
@@ -405,11 +406,11 @@ def test_several_blocks_and_a_partial_last_block(make):
 
 
 def test_block_widths_follow_the_rule():
-    """About max(8, nonzeros / 2^16) blocks of whole 64-column units, never more than one
+    """About max(4, nonzeros / 2^15) blocks of whole 64-column units, never more than one
     block per unit. All rows and columns kept: 200 x 1100 with few nonzeros is 18 units, in
-    blocks of 3 (192 columns: 6 blocks), 200 x 1500 (24 units) in 8 blocks of 192; with
-    2^21 nonzeros, 64 units make 32 wanted blocks of 2 units; 130 columns with 2^20
-    nonzeros (16 wanted) are 3 blocks of one unit."""
+    blocks of 5 (320 columns: 4 blocks), 200 x 1500 (24 units) in 4 blocks of 384; with
+    2^21 nonzeros, 64 units make 64 wanted blocks of one unit; 130 columns with 2^20
+    nonzeros (32 wanted) are 3 blocks of one unit."""
     rng = np.random.default_rng(13)
 
     def sparse(n, m):
@@ -418,14 +419,14 @@ def test_block_widths_follow_the_rule():
         W[np.arange(n), rng.integers(0, m, n)] = -0.5
         return W
 
-    for W, width, blocks in [(sparse(200, 1100), 192, 6), (sparse(200, 1500), 192, 8), (sparse(200, 64 * 8), 64, 8),
-                             (sparse(200, 64 * 8 + 1), 128, 5), (sparse(30, 70), 64, 2)]:
+    for W, width, blocks in [(sparse(200, 1100), 320, 4), (sparse(200, 1500), 384, 4), (sparse(200, 64 * 8), 128, 4),
+                             (sparse(200, 64 * 8 + 1), 192, 3), (sparse(30, 70), 64, 2)]:
         a = hamsham.compress(W, "rlh").to_arrays()
         assert (a["block_cols"][0], len(a["block_offsets"]) - 1) == (width, blocks), W.shape
     dense = np.where(rng.random((1024, 4096)) < 0.5, np.float32(0.25), np.float32(-1))  # 2^22 nonzeros
     dense[:, ::2] = 0  # 2^21 nonzeros
     dense[0, ::2] = 1
-    for W, width, blocks in [(dense, 128, 32), (np.ones((8066, 130), np.float32), 64, 3)]:
+    for W, width, blocks in [(dense, 64, 64), (np.ones((8066, 130), np.float32), 64, 3)]:
         obj = hamsham.compress(W, "rlh")
         a = obj.to_arrays()
         assert (a["block_cols"][0], len(a["block_offsets"]) - 1) == (width, blocks), W.shape
