@@ -223,9 +223,8 @@ def test_a_format_s_measure_reaches_its_space_term(monkeypatch):
     MEASURED.clear()
     stats = [LayerStats.of(W) for W in layers]
     assert MEASURED == [(2, 3), (4, 5), (3, 3)]
-    assert [s.measured for s in stats] == [{"X": {"columns_with_a_nonzero": 3.0}},
-                                           {"X": {"columns_with_a_nonzero": 0.0}},
-                                           {"X": {"columns_with_a_nonzero": 3.0}}]
+    assert [s.measured["X"] for s in stats] == [{"columns_with_a_nonzero": 3.0}, {"columns_with_a_nonzero": 0.0},
+                                                {"columns_with_a_nonzero": 3.0}]
     space = hamsham.network_space(stats)
     assert space.pop("X") == (3 + 0 + 3) / (6 + 20 + 9)
     assert space == study_space and hamsham.network_energy(stats) == study_energy
