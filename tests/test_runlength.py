@@ -80,6 +80,20 @@ MODE_ARRAYS = {"joint": ("code1_symbols", "code1_counts"),
                "entries": ("code1_counts", "zero_rank")}
 
 
+def expected_kept(W):
+    """The rows and columns the encoder keeps (rlh_encode): all-zero ones are dropped when they
+    hold at least twice as many entries as their mask has bits; with no nonzero, none is kept."""
+    n, m = W.shape
+    rows, cols = W.any(axis=1), W.any(axis=0)
+    if rows.any():
+        zero_rows, zero_cols = n - int(rows.sum()), m - int(cols.sum())
+        if zero_rows * (m - zero_cols) < 2 * n:
+            rows = np.ones(n, bool)
+        if zero_cols * (n - zero_rows) < 2 * m:
+            cols = np.ones(m, bool)
+    return rows, cols
+
+
 def expected_block_cols(kept_rows, kept_cols, nonzeros):
     """The encoder's block width (rlh_encode): about max(4, nonzeros / 2^15) blocks of whole
     64-column units, at most one block per unit, and a block wider than one unit at most 2^24
@@ -150,7 +164,7 @@ def check_stored_arrays(obj, W):
         assert a[name].dtype == index_dtype(largest), (name, a[name].dtype, largest)
     assert a["block_offsets"].dtype in (np.uint32, np.uint64)
     n, m = W.shape
-    rows, cols = W.any(axis=1), W.any(axis=0)
+    rows, cols = expected_kept(W)
     assert np.array_equal(a["row_mask"], np.packbits(rows) if not rows.all() else np.zeros(0, np.uint8))
     assert np.array_equal(a["col_mask"], np.packbits(cols) if not cols.all() else np.zeros(0, np.uint8))
     kept = int(cols.sum()) if rows.any() else 0
@@ -261,6 +275,18 @@ def test_all_zero_rows_and_columns_are_dropped():
     assert len(a["row_mask"]) == 10 and len(a["col_mask"]) == 18
     assert a["block_cols"][0] == 64 and len(a["block_offsets"]) == 3  # 140 - 31 = 109 kept columns: two blocks
     check_columns(obj, W, [(0, 140), (0, 2), (60, 70), (63, 66), (66, 90), (64, 139), (139, 140), (1, 64)])
+
+
+def test_a_few_zero_rows_are_kept_when_their_mask_costs_more():
+    """A 2048 x 10 layer with one all-zero row: the 2048-bit mask would cost more than the ten
+    zeros it drops, so the row is kept (coded as zeros) and no row mask is stored."""
+    rng = np.random.default_rng(21)
+    W = np.where(rng.random((2048, 10)) < 0.7, rng.integers(1, 9, (2048, 10)), 0).astype(np.float32)
+    W[5] = 0
+    W[:, 3] = 0  # a zero column: 2048 entries against a 10-bit mask, dropped
+    obj = roundtrip(W, widths=(1, 8), threads=(1, 2))
+    a = obj.to_arrays()
+    assert len(a["row_mask"]) == 0 and np.array_equal(a["col_mask"], np.packbits(W.any(axis=0)))
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 200), (1, 64), (300, 1), (5000, 1), (2, 65)])

@@ -124,6 +124,14 @@ RlhArrays rlh_encode(const float* W, uint64_t n, uint64_t m) {
         bool inserted;
         index.find_or_insert(key_of(values[v]), 0, inserted) = v;
     }
+    // All-zero rows (columns) are dropped when they hold at least twice as many entries as
+    // the mask has bits (each dropped entry saves about a bit or more; a mask costs one bit
+    // per row); otherwise they are kept and coded as zeros, the mask left out. A matrix
+    // without nonzeros drops everything.
+    const uint64_t zero_rows = std::count(row_any.begin(), row_any.end(), 0);
+    const uint64_t zero_cols = std::count(col_any.begin(), col_any.end(), 0);
+    if (nonzeros && zero_rows * (m - zero_cols) < 2 * n) std::fill(row_any.begin(), row_any.end(), 1);
+    if (nonzeros && zero_cols * (n - zero_rows) < 2 * m) std::fill(col_any.begin(), col_any.end(), 1);
     std::vector<uint64_t> rows, cols;
     for (uint64_t i = 0; i < n; ++i)
         if (row_any[i]) rows.push_back(i);
