@@ -250,10 +250,9 @@ def failures(table) -> list:
     lines = []
     for _, r in table.iterrows():
         if r["entropy_goal"] is False:
-            floor = r["gap_value"] + r["values_bits"]
-            why = (f"; out of reach: its {r['k']} float32 values alone are {_g(r['values_bits'])} bits per entry, "
-                   f"so gap+value plus them is {_g(floor / r['gap_value'])} x gap+value"
-                   if floor > ENTROPY_SLACK * r["gap_value"] else "")
+            floor = (r["gap_value"] + r["values_bits"]) / r["gap_value"]
+            why = (f"; its {r['k']} float32 values alone are {_g(r['values_bits'])} bits per entry: gap+value "
+                   f"plus them is {_g(floor)} x gap+value{', out of reach' if floor > ENTROPY_SLACK else ''}")
             lines.append(f"{r['matrix']}: RLH {_g(r['rlh'])} > {ENTROPY_SLACK} x gap+value "
                          f"{_g(ENTROPY_SLACK * r['gap_value'])} (RLH / gap+value {_g(r['rlh_vs_gap_value'])}{why})")
         if not r["model_goal"]:
