@@ -26,7 +26,7 @@ For every (matrix, format) it measures:
   "How each format multiplies");
 * decoding (toarray) time at 1 and 2 threads, as matrix entries per second;
 * bits per entry stored, and the study's model figure;
-* for the kernel's formats (HAM, sHAM, CSER), the portable kernel's product and
+* for the kernel's formats (HAM, sHAM, CSER, RLH), the portable kernel's product and
   decoding times as a ratio to a kernel built with -march=native
   (HAMSHAM_NATIVE=ON, built into `--native-build`, or the one in
   `--native-kernel`): both are timed in worker processes (`--time-kernel`; a
@@ -283,7 +283,7 @@ def build_native_kernel(build_dir):
 
 def time_kernel(path, rows, repeats):
     """Run in a worker process (the kernel chosen by HAMSHAM_KERNEL_DIR): the best of `repeats`
-    product and decoding times of HAM, sHAM and CSER of the matrix in `path`, as JSON."""
+    product and decoding times of the kernel's formats on the matrix in `path`, as JSON."""
     from hamsham.kernel import kernel
 
     W = np.load(path)
