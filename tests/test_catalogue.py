@@ -61,7 +61,7 @@ def test_model_keys_are_the_catalogue_s():
     W = np.array([[0, 1, 2], [0, 0, 1], [3, 0, 0]], np.float32)
     assert list(hamsham.paper_space(W)) == catalogue.space_names()
     assert catalogue.space_names()[-2:] == ["HAM-ub", "sHAM-ub"]
-    assert list(hamsham.paper_energy(W)) == catalogue.energy_names() == ["HAM", "sHAM", "CSC", "IM", "CSER"]
+    assert list(hamsham.paper_energy(W)) == catalogue.energy_names() == ["HAM", "sHAM", "CSC", "IM", "CSER", "RLH"]
 
 
 def test_unknown_format_is_refused_with_the_known_ones():
