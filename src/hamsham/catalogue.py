@@ -74,8 +74,8 @@ FORMATS = (
            study=True, style=("#7f7f7f", "x", ":"), encode_memory=1.1, time_memory=1.1),
     # Beyond the study (docs/entropy_format.md): not in the default config's `formats`.
     Format("RLH", "rlh", "hamsham.runlength:RLH", "kernel", study=False,
-           space="hamsham.runlength:rlh_space", energy="hamsham.runlength:rlh_energy",
-           measure="hamsham.runlength:measure",
+           space="hamsham.runlength_model:rlh_space", energy="hamsham.runlength_model:rlh_energy",
+           measure="hamsham.runlength_model:measure",
            style=("#17becf", "*", "--"), encode_memory=1.6, time_memory=0.8),
 )
 

@@ -16,7 +16,6 @@ import numpy as np
 from hamsham.bits import index_dtype
 from hamsham.formats import _KernelBacked
 from hamsham.kernel import kernel
-from hamsham.model import _multiply_add, _output, rw
 from hamsham.values import as_matrix
 
 _FIELDS = ("values", "code1_symbols", "code1_counts", "code2_counts", "run_weights", "value_weights", "zero_rank",
@@ -62,29 +61,3 @@ class RLH(_KernelBacked):
         (one code over the entries, zero included)."""
         return self._matrix.mode
 
-
-# ------------------------------------------------------------------ model terms
-# RLH is not in the study: its space is what it stores (each layer has its own codes), and
-# its energy follows the study's cost tables (hamsham.model) for what its product reads.
-
-
-def measure(W) -> dict:
-    """What the model terms need of W's RLH encoding: stored bits, stream words, pairs."""
-    obj = RLH.encode(W)
-    words = len(obj.to_arrays()["words"]) - 2  # without the padding
-    return {"bits": obj.nbits, "words": words, "pairs": obj.nnz}
-
-
-def rlh_space(net) -> float:
-    """Bits per entry: every stored bit of each layer's encoding (tables, masks, offsets)."""
-    return sum(s.measured["RLH"]["bits"] for s in net.layers) / net.total
-
-
-def rlh_energy(s, net) -> float:
-    """Picojoules of x @ W: read the stream's words once, one lookup of a 64-bit table entry
-    (two 32-bit reads) per pair, then as every format: read x[row], multiply, add; the output.
-    Pairs decoded the canonical way (long codewords, a few percent) are charged like the others."""
-    m = s.measured["RLH"]
-    words, pairs = m["words"], m["pairs"]
-    table = 2 * rw(2 * 2**kernel.RLH_TABLE_BITS, 32) * pairs
-    return rw(words, 32) * words + table + _multiply_add(s) + _output(s)
