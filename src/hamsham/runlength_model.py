@@ -11,10 +11,11 @@ from hamsham.runlength import RLH
 
 
 def measure(W) -> dict:
-    """What the model terms need of W's RLH encoding: stored bits, stream words, pairs."""
+    """What the model terms need of W's RLH encoding: stored bits and stream words (its
+    pairs are the layer's nonzeros, LayerStats.nnz)."""
     obj = RLH.encode(W)
     words = len(obj.to_arrays()["words"]) - 2  # without the padding
-    return {"bits": obj.nbits, "words": words, "pairs": obj.nnz}
+    return {"bits": obj.nbits, "words": words}
 
 
 def rlh_space(net) -> float:
@@ -26,7 +27,6 @@ def rlh_energy(s, net) -> float:
     """Picojoules of x @ W: read the stream's words once, one lookup of a 64-bit table entry
     (two 32-bit reads) per pair, then as every format: read x[row], multiply, add; the output.
     Pairs decoded the canonical way (long codewords, a few percent) are charged like the others."""
-    m = s.measured["RLH"]
-    words, pairs = m["words"], m["pairs"]
-    table = 2 * rw(2 * 2**kernel.RLH_TABLE_BITS, 32) * pairs
+    words = s.measured["RLH"]["words"]
+    table = 2 * rw(2 * 2**kernel.RLH_TABLE_BITS, 32) * float(s.nnz)  # one lookup per pair (nonzero)
     return rw(words, 32) * words + table + _multiply_add(s) + _output(s)
