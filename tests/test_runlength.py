@@ -343,7 +343,7 @@ def test_very_long_runs():
 
 def geometric_matrix(rng, k=40, ratio=0.7, density=1.0, top=100_000):
     """Value i about top * ratio**i times (at least once): Huffman codes far longer than
-    the 11-bit decoding table."""
+    the 12-bit decoding table."""
     counts = np.maximum(1, np.round(top * ratio ** np.arange(k))).astype(np.int64)
     values = np.repeat((np.arange(k) + 1).astype(np.float32) * np.float32(0.5), counts)
     size = int(counts.sum())

@@ -118,7 +118,7 @@ void HamMatrix::matmul(const float* X, size_t r, float* Y, long threads) const {
     if (r == 0 || m == 0) return;
     const size_t stride = padded_width(r);
     const size_t parts = resolve_threads(threads, m, (cost_.back() - cost_.front()) * r);
-    const std::unique_ptr<float[]> xt = transpose_x(X, r, n_, stride, parts);
+    const FloatBuffer xt = transpose_x(X, r, n_, stride, parts);
     const std::vector<size_t> bounds = balanced_ranges(cost_, parts);
     with_acc(stride, [&](auto tag) {
         using Acc = typename decltype(tag)::type;
@@ -146,7 +146,7 @@ void HamMatrix::apply(const float* X, size_t r, float* Y, long threads) const {
     if (r == 0 || n_ == 0) return;
     const size_t m = n_cols(), stride = padded_width(r);
     const size_t parts = resolve_threads(threads, m, (cost_.back() - cost_.front()) * r);
-    const std::unique_ptr<float[]> xp = pad_rows(X, m, r, stride);
+    const FloatBuffer xp = pad_rows(X, m, r, stride);
     with_acc(stride, [&](auto tag) {
         using Acc = typename decltype(tag)::type;
         scatter_product(
@@ -253,7 +253,7 @@ void ShamMatrix::matmul(const float* X, size_t r, float* Y, long threads) const 
     if (r == 0 || m == 0) return;
     const size_t stride = padded_width(r);
     const size_t parts = resolve_threads(threads, m, (cost_.back() - cost_.front()) * r);
-    const std::unique_ptr<float[]> xt = transpose_x(X, r, n_, stride, parts);
+    const FloatBuffer xt = transpose_x(X, r, n_, stride, parts);
     const std::vector<size_t> bounds = balanced_ranges(cost_, parts);
     rows_.visit([&](const auto* ri) {
         with_acc(stride, [&](auto tag) {
@@ -275,7 +275,7 @@ void ShamMatrix::apply(const float* X, size_t r, float* Y, long threads) const {
     if (r == 0 || n_ == 0) return;
     const size_t m = n_cols(), stride = padded_width(r);
     const size_t parts = resolve_threads(threads, m, (cost_.back() - cost_.front()) * r);
-    const std::unique_ptr<float[]> xp = pad_rows(X, m, r, stride);
+    const FloatBuffer xp = pad_rows(X, m, r, stride);
     rows_.visit([&](const auto* ri) {
         with_acc(stride, [&](auto tag) {
             using Acc = typename decltype(tag)::type;
@@ -412,7 +412,7 @@ void CserMatrix::matmul(const float* X, size_t r, float* Y, long threads) const 
     if (r == 0 || m == 0) return;
     const size_t stride = padded_width(r);
     const size_t parts = resolve_threads(threads, m, (cost_.back() - cost_.front()) * r);
-    const std::unique_ptr<float[]> xt = transpose_x(X, r, n_, stride, parts);
+    const FloatBuffer xt = transpose_x(X, r, n_, stride, parts);
     const bool bg = background_ != 0.f;
     std::vector<double> total(stride, 0.0);  // sum of all rows of Xt, for the background
     if (bg)
@@ -473,7 +473,7 @@ void CserMatrix::apply(const float* X, size_t r, float* Y, long threads) const {
     if (r == 0 || n_ == 0) return;
     const size_t m = n_cols(), stride = padded_width(r);
     const size_t parts = resolve_threads(threads, m, (cost_.back() - cost_.front()) * r);
-    const std::unique_ptr<float[]> xp = pad_rows(X, m, r, stride);
+    const FloatBuffer xp = pad_rows(X, m, r, stride);
     // Per output row: the sum over its listed entries and, with a nonzero background, the
     // sum of the rows of X listed for it (the others hold the background: as in matmul).
     const bool bg = background_ != 0.f;

@@ -50,10 +50,10 @@ std::vector<uint64_t> kept(const std::vector<uint8_t>& mask, uint64_t size, cons
 }
 
 // Xt (kept + 1 rows of `stride` floats, the last all zeros) from X (r x n, C order).
-std::unique_ptr<float[]> transpose_kept(const float* X, size_t r, uint64_t n, const std::vector<uint64_t>& rows,
-                                        size_t stride) {
+FloatBuffer transpose_kept(const float* X, size_t r, uint64_t n, const std::vector<uint64_t>& rows, size_t stride) {
     const uint64_t nk = rows.size();
-    std::unique_ptr<float[]> xt(new float[(nk + 1) * stride]());
+    FloatBuffer xt = aligned_floats((nk + 1) * stride);
+    std::fill(xt.get(), xt.get() + (nk + 1) * stride, 0.f);
     for (size_t c = 0; c < r; ++c) {
         const float* row = X + c * n;
         for (uint64_t i = 0; i < nk; ++i) xt[i * stride + c] = row[rows[i]];
@@ -81,7 +81,9 @@ struct MatmulSink {
     MatmulSink(const float* xt_, size_t stride_, size_t r_, size_t m_, float* Y_, const uint64_t* cols_)
         : xt(xt_), stride(stride_), r(r_), m(m_), Y(Y_), cols(cols_), storage(stride_, 0.f), total(r_, 0.0) {}
     State state() { return Acc::load_state(storage.data(), stride); }
-    inline void put(State& acc, uint64_t row, float v) const { Acc::fma(acc, xt + row * stride, v); }
+    inline void put(State& acc, uint64_t row, float v) const {
+        Acc::fma(acc, xt + row * (Acc::kWidth ? Acc::kWidth : stride), v);  // a shift when the width is fixed
+    }
     void fold(State& acc) {
         float* a = storage.data();
         Acc::save_state(a, acc);
@@ -167,6 +169,7 @@ CanonicalCode::CanonicalCode(const std::vector<uint64_t>& counts, const char* wh
         if (c) lmax_ = l;
     }
     size_ = rank;
+    mid_ = (lmin_ + lmax_) / 2;
 }
 
 // ---------------------------------------------------------------------------
@@ -358,7 +361,7 @@ uint64_t RlhMatrix::slow_pair(uint64_t pos, uint64_t end, uint64_t& run, float& 
         p += eb;
     }
     if (p > end) return 0;
-    run = bucket_base(bucket) + extra;
+    run = std::min<uint64_t>(bucket_base(bucket) + extra, uint64_t(1) << 62);
     value = values_[v];
     return p - pos;
 }
@@ -396,7 +399,10 @@ void RlhMatrix::finish(Cursor<Sink>& c) const {
 // Moves `run` entries on (across columns if need be), then sends the entry there; n: kept rows.
 template <class Sink>
 inline void RlhMatrix::emit(Cursor<Sink>& c, uint64_t n, uint64_t run, float v) const {
-    if (!HAMSHAM_LIKELY(run < n - c.row)) {
+    const uint64_t next = c.row + run;  // no overflow: runs are below 2^62 (slow_pair clamps them)
+    if (HAMSHAM_LIKELY(next < n)) {
+        c.row = next;
+    } else {
         run -= n - c.row;
         const uint64_t columns = run / n + 1;
         if (columns >= c.col_end - c.col)
@@ -404,8 +410,6 @@ inline void RlhMatrix::emit(Cursor<Sink>& c, uint64_t n, uint64_t run, float v) 
         c.col += columns;
         c.row = run % n;
         c.sink->column(c.st, c.col);
-    } else {
-        c.row += run;
     }
     c.sink->put(c.st, c.row, v);
     ++c.row;
@@ -495,7 +499,7 @@ void RlhMatrix::matmul(const float* X, size_t r, float* Y, long threads) const {
     if (r == 0 || blocks == 0) return;
     const size_t stride = padded_width(r);
     const size_t parts = resolve_threads(threads, blocks, cost_.back() * r);
-    const std::unique_ptr<float[]> xt = transpose_kept(X, r, n_, rows_, stride);
+    const FloatBuffer xt = transpose_kept(X, r, n_, rows_, stride);
     const std::vector<size_t> bounds = balanced_ranges(cost_, parts);
     with_acc(stride, [&](auto tag) {
         using Acc = typename decltype(tag)::type;
@@ -512,7 +516,7 @@ void RlhMatrix::apply(const float* X, size_t r, float* Y, long threads) const {
     if (r == 0 || blocks == 0) return;
     const size_t stride = padded_width(r);
     const size_t parts = resolve_threads(threads, blocks, cost_.back() * r);
-    const std::unique_ptr<float[]> xp = pad_rows(X, m_, r, stride);
+    const FloatBuffer xp = pad_rows(X, m_, r, stride);
     with_acc(stride, [&](auto tag) {
         using Acc = typename decltype(tag)::type;
         scatter_product(

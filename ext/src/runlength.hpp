@@ -60,7 +60,8 @@ public:
     // Rank of the codeword at the top of `buf` and its length (0: not a codeword).
     inline unsigned decode(uint64_t buf, uint64_t& rank) const {
         const uint64_t b = buf >> 7;  // 57 bits, left-justified
-        for (unsigned l = lmin_; l <= lmax_; ++l)
+        // limit_ grows with the length: a first comparison halves the lengths to scan
+        for (unsigned l = b >= limit_[mid_] ? mid_ + 1 : lmin_; l <= lmax_; ++l)
             if (b < limit_[l]) {
                 rank = first_rank_[l] + (b >> (57 - l)) - first_code_[l];
                 return rank < size_ ? l : 0;
@@ -82,7 +83,7 @@ public:
 
 private:
     uint64_t size_ = 0;
-    unsigned lmin_ = 1, lmax_ = 0;
+    unsigned lmin_ = 1, lmax_ = 0, mid_ = 0;  // mid_: a length between them
     uint64_t count_[58] = {}, first_code_[58] = {}, first_rank_[58] = {}, limit_[58] = {};
 };
 
@@ -160,7 +161,7 @@ public:
     void apply(const float* X, size_t r, float* Y, long threads) const;
     void decode(float* out, size_t j0, size_t j1, long threads) const;
 
-    static constexpr unsigned kTableBits = 11;
+    static constexpr unsigned kTableBits = 12;
 
 private:
     template <class Sink>

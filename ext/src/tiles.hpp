@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <vector>
 
 #include "dispatch.hpp"
@@ -24,6 +26,21 @@ namespace hamsham {
 // last row all zeros (a dummy target for branchless updates). Each decoded
 // entry adds value * Xt[row]. An accumulator is loaded from and saved to
 // per-column storage, so that columns can be decoded in row blocks.
+
+// Floats starting on a 64-byte cache line: Xt and the padded rows of X and of the
+// outputs, whose rows (1, 2, 4, 8 or 16 floats, or a multiple of 8) then never straddle
+// two lines (with malloc's 16-byte alignment every other 8-float row did, and a load
+// across two lines costs two).
+struct FreeFloats {
+    void operator()(float* p) const { std::free(p); }
+};
+using FloatBuffer = std::unique_ptr<float[], FreeFloats>;
+inline FloatBuffer aligned_floats(size_t count) {
+    const size_t bytes = (std::max<size_t>(count, 1) * sizeof(float) + 63) / 64 * 64;
+    float* p = static_cast<float*>(std::aligned_alloc(64, bytes));
+    if (!p) throw std::bad_alloc();
+    return FloatBuffer(p);
+}
 
 // GCC/Clang vector types: an r-wide row is one register (8 floats: AVX).
 template <int R>
@@ -48,6 +65,7 @@ inline void storeu(float* p, V v) {
 template <int R>
 struct FixedAcc {  // r padded to R = 1, 2, 4, 8 or 16: one vector, kept in registers
     using V = Vec<R>;
+    static constexpr size_t kWidth = R;
     V a;
     FixedAcc(const float* src, size_t) : a(loadu<V>(src)) {}
     void zero() { a = V{}; }
@@ -71,6 +89,7 @@ struct FixedAcc {  // r padded to R = 1, 2, 4, 8 or 16: one vector, kept in regi
 };
 
 struct BlockAcc {  // any width (a multiple of 8), in blocks of 8, in place on its storage
+    static constexpr size_t kWidth = 0;  // known at run time only
     float* a;
     size_t n;
     BlockAcc(float* storage, size_t stride) : a(storage), n(stride) {}
@@ -112,8 +131,8 @@ inline size_t padded_width(size_t r) {
 }
 
 // Xt (n + 1 rows, see above) from X (r x n, C order), rows split over threads.
-inline std::unique_ptr<float[]> transpose_x(const float* X, size_t r, uint64_t n, size_t stride, size_t parts) {
-    std::unique_ptr<float[]> xt(new float[(n + 1) * stride]);  // uninitialised: every slot is written below
+inline FloatBuffer transpose_x(const float* X, size_t r, uint64_t n, size_t stride, size_t parts) {
+    FloatBuffer xt = aligned_floats((n + 1) * stride);  // uninitialised: every slot is written below
     parts = std::max<size_t>(1, std::min<uint64_t>(parts, n / 4096 + 1));
     run_parallel_fast(parts, [&](size_t t) {
         const uint64_t i0 = n * t / parts, i1 = n * (t + 1) / parts;
@@ -250,8 +269,8 @@ void scatter_tiles(size_t j0, size_t j1, uint64_t n, const float* xp, size_t str
 }
 
 // X (m x r, C order) with its rows zero-padded to `stride` floats.
-inline std::unique_ptr<float[]> pad_rows(const float* X, size_t m, size_t r, size_t stride) {
-    std::unique_ptr<float[]> xp(new float[std::max<size_t>(m * stride, 1)]);
+inline FloatBuffer pad_rows(const float* X, size_t m, size_t r, size_t stride) {
+    FloatBuffer xp = aligned_floats(m * stride);
     for (size_t j = 0; j < m; ++j) {
         std::copy(X + j * r, X + (j + 1) * r, xp.get() + j * stride);
         std::fill(xp.get() + j * stride + r, xp.get() + (j + 1) * stride, 0.f);
@@ -272,14 +291,15 @@ template <class Scatter, class Emit>
 void scatter_product(uint64_t n, const std::vector<size_t>& bounds, size_t width, Scatter&& scatter, Emit&& emit,
                      size_t step = kFoldRows) {
     const size_t parts = bounds.size() - 1;
-    std::vector<std::vector<float>> part(parts);
+    std::vector<FloatBuffer> part(parts);
     std::vector<std::vector<double>> total(parts);  // only for threads with more than `step` units
     run_parallel_fast(parts, [&](size_t t) {
-        part[t].assign((n + 1) * width, 0.f);  // allocated and first touched by its own thread
+        part[t] = aligned_floats((n + 1) * width);  // allocated and first touched by its own thread
+        std::fill(part[t].get(), part[t].get() + (n + 1) * width, 0.f);
         const bool fold = bounds[t + 1] - bounds[t] > step;
         if (fold) total[t].assign(n * width, 0.0);
         for (size_t j0 = bounds[t]; j0 < bounds[t + 1]; j0 += step) {
-            scatter(j0, std::min<size_t>(bounds[t + 1], j0 + step), part[t].data());
+            scatter(j0, std::min<size_t>(bounds[t + 1], j0 + step), part[t].get());
             if (fold)
                 for (size_t e = 0; e < n * width; ++e) {
                     total[t][e] += part[t][e];
