@@ -341,6 +341,16 @@ def test_very_long_runs():
     assert obj.nbits < 2 * n  # the long runs take (almost) no room
 
 
+def test_tall_matrix_is_encoded_in_groups_of_columns():
+    """300000 kept rows: a 64-column block transposed would be 19.2 million floats, above
+    the encoder's 2^24-float buffer, so the block is read in groups of 55 columns; the
+    zero runs (about 50 entries at density 0.02) carry over from one group to the next."""
+    rng = np.random.default_rng(11)
+    n, m = 300_000, 70
+    W = np.where(rng.random((n, m)) < 0.02, rng.integers(1, 6, (n, m)), 0).astype(np.float32)
+    roundtrip(W, widths=(1, 3), threads=(1, 2))
+
+
 def geometric_matrix(rng, k=40, ratio=0.7, density=1.0, top=100_000):
     """Value i about top * ratio**i times (at least once): Huffman codes far longer than
     the 12-bit decoding table."""

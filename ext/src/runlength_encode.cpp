@@ -1,7 +1,8 @@
 // The RLH encoder: two passes over W, block by block (layout: runlength.hpp). The first
 // counts the pairs, the second writes them; between them both modes' codes are built and
-// the one storing fewer bits is kept. Memory: W, one block of W transposed (n x 64 floats)
-// and the counts (a table of k x kBuckets pairs when the joint mode is tried).
+// the one storing fewer bits is kept. Memory: W, a group of W's columns transposed (at most
+// 2^24 floats, or one column) and the counts (a table of k x kBuckets pairs when the joint
+// mode is tried).
 #include <algorithm>
 #include <numeric>
 #include <stdexcept>
@@ -25,25 +26,30 @@ std::vector<uint64_t> weights(const std::vector<uint64_t>& counts, uint64_t most
 }
 
 // Calls f(z, value index) for every nonzero of each kept column of block b, in column-major
-// order, z the zeros before it in the block; `buf` holds the block transposed.
+// order, z the zeros before it in the block. The block is read in groups of columns, each
+// transposed into `buf` (kept rows x as many columns as it holds, at least one).
 template <class F>
 void each_pair(const float* W, uint64_t m, const std::vector<uint64_t>& rows, const std::vector<uint64_t>& cols,
                size_t b, size_t block_cols, const ValueMap& index, std::vector<float>& buf, F&& f) {
     const uint64_t n = rows.size();
-    const size_t c0 = b * block_cols, c1 = std::min(cols.size(), c0 + block_cols), w = c1 - c0;
-    for (uint64_t i = 0; i < n; ++i) {
-        const float* src = W + rows[i] * m;
-        for (size_t c = 0; c < w; ++c) buf[c * n + i] = src[cols[c0 + c]];
-    }
+    const size_t c0 = b * block_cols, c1 = std::min(cols.size(), c0 + block_cols);
+    const size_t group = std::max<size_t>(1, buf.size() / std::max<uint64_t>(1, n));
     uint64_t z = 0;
-    for (size_t e = 0; e < w * n; ++e) {
-        const float v = buf[e];
-        if (v == 0.f) {
-            ++z;
-            continue;
+    for (size_t g0 = c0; g0 < c1; g0 += group) {
+        const size_t w = std::min(group, c1 - g0);
+        for (uint64_t i = 0; i < n; ++i) {
+            const float* src = W + rows[i] * m;
+            for (size_t c = 0; c < w; ++c) buf[c * n + i] = src[cols[g0 + c]];
         }
-        f(z, *index.find(key_of(v)));
-        z = 0;
+        for (size_t e = 0; e < w * n; ++e) {
+            const float v = buf[e];
+            if (v == 0.f) {
+                ++z;
+                continue;
+            }
+            f(z, *index.find(key_of(v)));
+            z = 0;
+        }
     }
 }
 
@@ -147,7 +153,10 @@ RlhArrays rlh_encode(const float* W, uint64_t n, uint64_t m) {
     per_block = std::max<uint64_t>(1, std::min(per_block, (uint64_t(1) << 18) / std::max<uint64_t>(1, rows.size())));
     const size_t block_cols = per_block * kBlockUnit;
     const size_t blocks = (cols.size() + block_cols - 1) / block_cols;
-    std::vector<float> buf(rows.size() * std::min<size_t>(block_cols, cols.size()));
+    // The transposed columns: at most 2^24 floats (64 MiB) or one column, whichever is more
+    // (a block of 64 columns of a tall matrix would otherwise be nearly the whole matrix).
+    std::vector<float> buf(std::min<uint64_t>(rows.size() * std::min<size_t>(block_cols, cols.size()),
+                                              std::max<uint64_t>(rows.size(), uint64_t(1) << 24)));
 
     // Pass 1: counts of buckets, values and (when small enough) pairs; the extra bits.
     const bool try_joint = k * kBuckets <= kMaxPairSymbols;
